@@ -1,0 +1,10 @@
+"""kdmos_plugin: KDMOS moving-object segmentation for MMDetection3D.
+
+Importing the package registers every dataset, transform, model, loss and
+metric into mmdet3d's registries (scope ``mmdet3d``), so configs can use them
+by type name after ``custom_imports=dict(imports=['kdmos_plugin'])``.
+"""
+from .utils import compat  # noqa: F401  (stack fixes before anything else)
+from . import datasets, evaluation, models, visualization  # noqa: F401
+
+__version__ = '0.1.0'

@@ -1,0 +1,1 @@
+"""Datasets, KITTI I/O and the synthetic sequence generator."""

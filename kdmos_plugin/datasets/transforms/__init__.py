@@ -1,0 +1,1 @@
+"""Data transforms of the MOS pipeline."""

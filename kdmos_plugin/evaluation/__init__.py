@@ -1,0 +1,1 @@
+"""MOS metric and benchmark submission writer."""

@@ -1,0 +1,1 @@
+"""backbones of kdmos_plugin."""

@@ -1,0 +1,3 @@
+from .mos_data_preprocessor import MOSDataPreprocessor
+
+__all__ = ['MOSDataPreprocessor']

@@ -1,0 +1,1 @@
+"""distillers of kdmos_plugin."""

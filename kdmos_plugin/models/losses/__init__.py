@@ -1,0 +1,1 @@
+"""losses of kdmos_plugin."""

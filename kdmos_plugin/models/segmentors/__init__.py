@@ -1,0 +1,3 @@
+from .base_mos_segmentor import BaseMOSSegmentor
+
+__all__ = ['BaseMOSSegmentor']

@@ -1,0 +1,1 @@
+"""BEV pictures of scans, labels and predictions."""
