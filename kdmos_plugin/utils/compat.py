@@ -1,2 +1,116 @@
-"""Fixes for running mmengine 0.10 / mmcv 2.1 / mmdet 3.3 / mmdet3d 1.4 on
-torch 2.13 and numpy 2 (filled in by the foundation work)."""
+"""Fixes that let mmengine 0.10 / mmcv 2.1 / mmdet 3.3 / mmdet3d 1.4 run on
+torch >= 2.6 and numpy 2, applied once when ``kdmos_plugin`` is imported.
+
+Each fix is small, idempotent, and has a test in ``tests/utils/test_compat.py``
+that fails without it. Nothing in site-packages is edited.
+
+1. ``torch.load`` defaults to ``weights_only=True`` since torch 2.6 and
+   mmengine 0.10.7's local checkpoint loader passes nothing, so resuming a
+   Runner checkpoint (numpy arrays and ``HistoryBuffer`` objects in its meta)
+   raises ``UnpicklingError``. :func:`load_from_local` replaces mmengine's
+   loader for local files: it keeps ``weights_only=True`` and allow-lists
+   exactly the globals a Runner checkpoint holds (:data:`SAFE_GLOBALS`).
+   Set ``KDMOS_UNSAFE_CHECKPOINTS=1`` to load a file you trust that needs
+   more (it then loads with ``weights_only=False``).
+2. mmengine's ``HistoryBuffer.__getstate__`` stores its statistics functions
+   as ``getattr(HistoryBuffer, 'min')`` references; allowing ``getattr`` in
+   the unpickler would make ``weights_only`` pointless. The built-in
+   statistics are re-created on load anyway, so only custom-registered ones
+   are pickled (:func:`_history_buffer_getstate`).
+"""
+import os
+import os.path as osp
+import pickle
+from typing import Any, Callable, List
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+UNSAFE_ENV = 'KDMOS_UNSAFE_CHECKPOINTS'
+
+_BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _numpy_globals() -> List[Any]:
+    """numpy objects that a pickled ndarray / scalar / dtype refers to."""
+    core = getattr(np, '_core', None) or np.core  # numpy 2 / numpy 1
+    found = [np.ndarray, np.dtype, core.multiarray._reconstruct,
+             core.multiarray.scalar]
+    dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25 dtype classes
+    if dtypes is not None:
+        found += [getattr(dtypes, n) for n in dir(dtypes)
+                  if n.endswith('DType') and isinstance(getattr(dtypes, n),
+                                                         type)]
+    return found
+
+
+#: Globals allowed when loading a checkpoint with ``weights_only=True``.
+SAFE_GLOBALS: List[Any] = [HistoryBuffer, bytes] + _numpy_globals()
+
+
+def load_from_local(filename: str, map_location=None) -> Any:
+    """Load a local checkpoint with ``weights_only=True`` and our allow-list.
+
+    Registered as mmengine's loader for paths without a URL prefix (the
+    function keeps mmengine's name, which mmengine prints when it loads).
+
+    Args:
+        filename (str): Path of the checkpoint file.
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        dict: The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        RuntimeError: The file holds objects outside the allow-list, naming
+            the file and the environment variable that permits it.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    if os.environ.get(UNSAFE_ENV) == '1':
+        return torch.load(filename, map_location=map_location,
+                          weights_only=False)
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(filename, map_location=map_location,
+                              weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise RuntimeError(
+            f'{filename}: refusing to unpickle objects outside the '
+            f'checkpoint allow-list ({exc}). If you trust this file, set '
+            f'{UNSAFE_ENV}=1 to load it with weights_only=False.') from exc
+
+
+def _history_buffer_getstate(self: HistoryBuffer) -> dict:
+    """``HistoryBuffer`` state without references to its built-in methods."""
+    state = self.__dict__.copy()
+    state.pop('statistics_methods', None)
+    custom = {
+        name: fn
+        for name, fn in self._statistics_methods.items()
+        if name not in _BUILTIN_STATISTICS
+    }
+    if custom:
+        state['statistics_methods'] = custom
+    return state
+
+
+def apply() -> None:
+    """Apply every fix (idempotent)."""
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local, force=True)
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
+
+
+def is_applied() -> bool:
+    """Whether :func:`apply` is in effect."""
+    loader: Callable = CheckpointLoader._get_checkpoint_loader('model.pth')
+    return (loader is load_from_local and HistoryBuffer.__getstate__ is
+            _history_buffer_getstate)
+
+
+apply()

@@ -1,0 +1,4 @@
+"""Entry points shared by the command-line tools."""
+from .config import load_config
+
+__all__ = ['load_config']

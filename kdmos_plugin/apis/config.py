@@ -1,0 +1,51 @@
+"""Load a config the way every tool of this plugin does."""
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+
+
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read ``path``, apply ``--cfg-options`` and the device defaults.
+
+    * ``work_dir``: the argument, else the config's, else
+      ``./work_dirs/<config name>``.
+    * The distributed backend becomes ``gloo`` when CUDA is unavailable
+      (NCCL needs GPUs), so ``tools/dist_train.sh`` runs on CPU machines.
+    * ``custom_imports`` of ``kdmos_plugin`` is ensured, so a config that
+      does not inherit our runtime still finds our modules.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): ``key.sub=value`` overrides.
+        work_dir (str, optional): Output folder.
+        launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
+
+    Returns:
+        Config: The ready config.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    if not torch.cuda.is_available():
+        env = cfg.setdefault('env_cfg', {})
+        env.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    imports = cfg.get('custom_imports', {}).get('imports', [])
+    if 'kdmos_plugin' not in imports:
+        cfg.custom_imports = dict(
+            imports=list(imports) + ['kdmos_plugin'],
+            allow_failed_imports=False)
+    cfg.setdefault('default_scope', 'mmdet3d')
+    return cfg

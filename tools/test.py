@@ -1,0 +1,63 @@
+"""Evaluate a checkpoint with the SemanticKITTI-MOS protocol.
+
+    python tools/test.py CONFIG CKPT [--work-dir DIR] [--split val|test]
+        [--submit OUT]   write OUT/sequences/XX/predictions/NNNNNN.label
+        [--cfg-options key=value ...] [--launcher pytorch]
+
+With ``--submit`` on the unlabeled test split only the prediction files are
+written (``format_only``); on a labelled split they are written beside the
+metrics.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
+from kdmos_plugin.apis import load_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument(
+        '--split', choices=['val', 'test'], default='val',
+        help="'val' evaluates the config's test_dataloader as is (the "
+        "validation sequences by default); 'test' switches to the "
+        'unlabeled test sequences and implies --submit')
+    parser.add_argument(
+        '--submit', metavar='OUT',
+        help='write benchmark .label files under OUT/sequences/')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, default=None,
+        help='override config entries')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher for distributed testing')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.split == 'test' and not args.submit:
+        parser.error('--split test needs --submit OUT (no labels to score)')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.split == 'test':
+        cfg.test_dataloader.dataset.split = 'test'
+        cfg.test_dataloader.dataset.test_mode = True
+    if args.submit:
+        cfg.test_evaluator.submission_prefix = args.submit
+        cfg.test_evaluator.format_only = args.split == 'test'
+    Runner.from_cfg(cfg).test()
+
+
+if __name__ == '__main__':
+    main()
