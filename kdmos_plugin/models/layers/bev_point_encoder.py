@@ -1,0 +1,101 @@
+"""Point MLP + per-pillar max pooling into appearance and motion BEV maps."""
+from typing import Sequence, Tuple
+
+from torch import Tensor, nn
+
+from mmdet3d.registry import MODELS
+from .pillar_scatter import (REDUCE_BACKENDS, pillar_keys, pillar_max,
+                             scatter_to_bev, unique_pillars)
+
+
+@MODELS.register_module()
+class BEVPointEncoder(nn.Module):
+    """Encode points and pool them into polar BEV maps (REFERENCE.md 2.1).
+
+    ::
+
+        f = mlp(point_feats[:, :9])            # BN1d, 9->32->64->128->256
+        A = compression(pillar_max(f))         # Linear 256->32 + ReLU
+        M = pillar_max(point_feats[:, 9:])     # raw motion channels
+
+    A pillar is one (sample, i_rho, i_phi) cell, all heights together. Empty
+    cells are zero in both maps.
+
+    ``mlp`` is ``Sequential(BN1d(in), [Linear, BN1d, ReLU] x 3, Linear)``
+    (no activation after the last Linear); ``compression`` is
+    ``Sequential(Linear, ReLU)``.
+
+    Args:
+        in_channels (int): Appearance feature channels (9:
+            d_rho, d_phi, d_z, rho, phi, z, x, y, intensity).
+        feat_channels (Sequence[int]): MLP widths; the last one is pooled.
+        out_channels (int): Channels of the appearance BEV map.
+        motion_channels (int): Motion channels following the appearance
+            ones in ``point_feats`` (8 for the reference residuals).
+        bev_shape (tuple[int, int]): (R, P) rho and phi cells.
+        reduce_backend (str): See :func:`pillar_max`.
+    """
+
+    def __init__(self,
+                 in_channels: int = 9,
+                 feat_channels: Sequence[int] = (32, 64, 128, 256),
+                 out_channels: int = 32,
+                 motion_channels: int = 8,
+                 bev_shape: Tuple[int, int] = (480, 360),
+                 reduce_backend: str = 'torch') -> None:
+        super().__init__()
+        if reduce_backend not in REDUCE_BACKENDS:
+            raise ValueError(f'BEVPointEncoder: unknown reduce_backend '
+                             f'{reduce_backend!r}; choose one of '
+                             f'{REDUCE_BACKENDS}')
+        self.in_channels = in_channels
+        self.motion_channels = motion_channels
+        self.out_channels = out_channels
+        self.bev_shape = tuple(bev_shape)
+        self.reduce_backend = reduce_backend
+        layers = [nn.BatchNorm1d(in_channels)]
+        prev = in_channels
+        for width in feat_channels[:-1]:
+            layers += [nn.Linear(prev, width), nn.BatchNorm1d(width),
+                       nn.ReLU(inplace=True)]
+            prev = width
+        layers.append(nn.Linear(prev, feat_channels[-1]))
+        self.mlp = nn.Sequential(*layers)
+        self.compression = nn.Sequential(
+            nn.Linear(feat_channels[-1], out_channels), nn.ReLU(inplace=True))
+
+    def forward(self, point_feats: Tensor, grid_ind: Tensor,
+                batch_idx: Tensor, batch_size: int) -> Tuple[Tensor, Tensor]:
+        """Pool the points of a batch into BEV maps.
+
+        Args:
+            point_feats (Tensor): (N, in + motion) float32 point features.
+            grid_ind (Tensor): (N, 3) int64 (i_rho, i_phi, i_z) cells.
+            batch_idx (Tensor): (N,) int64 sample of every point.
+            batch_size (int): B.
+
+        Returns:
+            tuple[Tensor, Tensor]: appearance (B, out, R, P) and motion
+            (B, motion, R, P) BEV maps.
+        """
+        expected = self.in_channels + self.motion_channels
+        if point_feats.dim() != 2 or point_feats.shape[1] != expected:
+            raise ValueError(
+                f'BEVPointEncoder: point_feats must be (N, {expected}) = '
+                f'{self.in_channels} appearance + {self.motion_channels} '
+                f'motion channels, got {tuple(point_feats.shape)}')
+        keys = pillar_keys(grid_ind, batch_idx, self.bev_shape)
+        pillars, inverse = unique_pillars(keys)
+        num = pillars.numel()
+        feats = self.mlp(point_feats[:, :self.in_channels])
+        pooled = pillar_max(feats, inverse, num, self.reduce_backend)
+        appearance = scatter_to_bev(
+            self.compression(pooled), pillars, batch_size, self.bev_shape)
+        motion_in = point_feats[:, self.in_channels:]
+        if self.motion_channels:
+            motion = scatter_to_bev(
+                pillar_max(motion_in, inverse, num, self.reduce_backend),
+                pillars, batch_size, self.bev_shape)
+        else:
+            motion = point_feats.new_zeros(batch_size, 0, *self.bev_shape)
+        return appearance, motion
