@@ -1,1 +1,2 @@
 """MOS metric and benchmark submission writer."""
+from .metrics import MOSMetric  # noqa: F401

@@ -1,0 +1,4 @@
+"""Metrics of kdmos_plugin."""
+from .mos_metric import MOSMetric
+
+__all__ = ['MOSMetric']

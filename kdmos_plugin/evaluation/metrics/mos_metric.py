@@ -1,0 +1,332 @@
+"""Moving-object segmentation metric (official protocol) and submission writer.
+
+The official SemanticKITTI-MOS tool (semantic-kitti-api ``evaluate_mos.py``
+with ``semantic-kitti-mos.yaml``) sums one confusion matrix over every point
+of the split, zeroes the ground-truth-unlabeled entries and computes
+``IoU = TP / (TP + FP + FN)``; predicted "unlabeled" (0) and predicted
+"movable" (250, not in its map) count as not moving. With the 4-class train
+ids (0 unlabeled, 1 static, 2 movable, 3 moving) the moving IoU of a
+``[gt, pred]`` confusion matrix whose ground-truth row 0 is dropped is
+exactly that number: a moving point predicted 0, 1 or 2 is a false negative,
+a static or movable point predicted moving a false positive.
+"""
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from mmengine.structures import BaseDataElement
+
+from mmdet3d.registry import METRICS
+from ...datasets.kitti_io import write_labels
+from ...datasets.label_map import MOS_CLASSES
+
+#: Train id -> raw id written for the benchmark: only 9 (static) and 251
+#: (moving) exist there, so unlabeled and movable predictions are static.
+SUBMISSION_MAP_4CLASS: Dict[int, int] = {0: 9, 1: 9, 2: 9, 3: 251}
+
+
+def confusion_matrix(gt: np.ndarray, pred: np.ndarray,
+                     num_classes: int) -> np.ndarray:
+    """Count (gt, pred) pairs.
+
+    Args:
+        gt (np.ndarray): (N,) int labels in ``0..num_classes-1``.
+        pred (np.ndarray): (N,) int predictions in ``0..num_classes-1``.
+        num_classes (int): Number of classes C.
+
+    Returns:
+        np.ndarray: (C, C) int64, entry ``[g, p]`` = #points with gt g and
+        prediction p.
+    """
+    return np.bincount(
+        gt.astype(np.int64) * num_classes + pred.astype(np.int64),
+        minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def iou_from_confusion(conf: np.ndarray,
+                       ignore_index: Optional[int] = 0) -> np.ndarray:
+    """Per-class IoU as the official tool computes it.
+
+    Ground-truth ``ignore_index`` points are dropped; every other point
+    predicted ``ignore_index`` stays a false negative of its class.
+
+    Args:
+        conf (np.ndarray): (C, C) ``[gt, pred]`` counts.
+        ignore_index (int, optional): Ignored ground-truth class.
+
+    Returns:
+        np.ndarray: (C,) float64 IoU in [0, 1] (``tp / (tp + fp + fn +
+        1e-15)``, so 0 for a class absent from both; the entry of
+        ``ignore_index`` is meaningless).
+    """
+    conf = conf.astype(np.float64).copy()
+    if ignore_index is not None:
+        conf[ignore_index, :] = 0
+    tp = np.diag(conf)
+    fp = conf.sum(0) - tp
+    fn = conf.sum(1) - tp
+    return tp / (tp + fp + fn + 1e-15)
+
+
+@METRICS.register_module()
+class MOSMetric(BaseMetric):
+    """SemanticKITTI-MOS IoU over a whole split, and benchmark label files.
+
+    Per sample only small confusion matrices are kept (one over all points,
+    one per range bin), so results gather cheaply across ranks. Returned
+    keys (prefixed ``mos/`` by :class:`BaseMetric`), IoU as fractions:
+
+    * ``IoU_moving``: the official moving IoU (the number MOS papers report),
+    * ``IoU_<class>`` of every other class but ``ignore_index`` (4-class
+      IoU, e.g. ``IoU_static``, ``IoU_movable``) and their mean ``mIoU``,
+    * ``IoU_moving_seq<XX>`` per sequence and ``IoU_moving_<a>-<b>m`` per
+      horizontal-range bin (``sqrt(x^2 + y^2)`` of
+      ``data_batch['inputs']['points']``).
+
+    A table with all figures and point counts goes to the current logger.
+
+    With ``submission_prefix`` every prediction is written, in file order
+    and one label per input point, to
+    ``<submission_prefix>/sequences/<sequence>/predictions/<frame:06d>.label``
+    (uint32 raw ids from ``submission_label_map``). ``format_only=True``
+    only writes the files (for the unlabeled test split) and returns ``{}``.
+
+    Args:
+        class_names (sequence of str): Names of the train ids.
+            Defaults to ``('unlabeled', 'static', 'movable', 'moving')``.
+        ignore_index (int, optional): Ground-truth id that is ignored.
+            Defaults to 0.
+        moving_class (int): Train id of the moving class. Defaults to 3.
+        range_bins (sequence of float): Increasing bin edges in metres; the
+            last bin is open. Defaults to ``(0, 10, 20, 30, 50)``.
+        submission_prefix (str, optional): Folder of the label files.
+        format_only (bool): Only write the label files. Defaults to False.
+        submission_label_map (dict, optional): Train id -> raw label written.
+            Defaults to :data:`SUBMISSION_MAP_4CLASS` (movable and unlabeled
+            written as static 9, moving as 251).
+        collect_device (str): Device used to gather results across ranks.
+        prefix (str, optional): Key prefix. Defaults to ``'mos'``.
+        collect_dir (str, optional): Folder used to gather results on CPU.
+    """
+
+    default_prefix = 'mos'
+
+    def __init__(self,
+                 class_names: Sequence[str] = MOS_CLASSES,
+                 ignore_index: Optional[int] = 0,
+                 moving_class: int = 3,
+                 range_bins: Sequence[float] = (0, 10, 20, 30, 50),
+                 submission_prefix: Optional[str] = None,
+                 format_only: bool = False,
+                 submission_label_map: Optional[Mapping[int, int]] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(
+            collect_device=collect_device, prefix=prefix,
+            collect_dir=collect_dir)
+        self.class_names = tuple(class_names)
+        self.num_classes = len(self.class_names)
+        if not 0 <= moving_class < self.num_classes:
+            raise ValueError(f'MOSMetric: moving_class {moving_class} is not '
+                             f'a train id of {self.class_names}')
+        self.ignore_index = ignore_index
+        self.moving_class = moving_class
+        self.range_bins = tuple(float(b) for b in range_bins)
+        if list(self.range_bins) != sorted(set(self.range_bins)):
+            raise ValueError('MOSMetric: range_bins must be increasing, got '
+                             f'{self.range_bins}')
+        if format_only and not submission_prefix:
+            raise ValueError('MOSMetric: format_only=True needs a '
+                             'submission_prefix to write the labels to')
+        self.submission_prefix = submission_prefix
+        self.format_only = format_only
+        label_map = (SUBMISSION_MAP_4CLASS if submission_label_map is None
+                     else submission_label_map)
+        missing = set(range(self.num_classes)) - set(label_map)
+        if missing:
+            raise ValueError(f'MOSMetric: submission_label_map has no raw '
+                             f'label for train ids {sorted(missing)}')
+        self._lut = np.array([label_map[i] for i in range(self.num_classes)],
+                             dtype=np.uint32)
+
+    # ------------------------------------------------------------------
+    def range_bin_names(self) -> List[str]:
+        """Names of the range bins, e.g. ``['0-10m', ..., '50+m']``."""
+        edges = [f'{b:g}' for b in self.range_bins]
+        return [f'{a}-{b}m' for a, b in zip(edges[:-1], edges[1:])
+                ] + [f'{edges[-1]}+m']
+
+    def process(self, data_batch: dict,
+                data_samples: Sequence[dict]) -> None:
+        """Count one batch; write its label files if asked.
+
+        Args:
+            data_batch (dict): The batch from the dataloader; its
+                ``inputs['points']`` list ((N_b, >=3) x, y, z [m], ...) gives
+                the point ranges and the point counts.
+            data_samples (sequence of dict): Model outputs with
+                ``pred_pts_seg.pts_semantic_mask`` (N_b,), the ground truth
+                ``gt_pts_seg.pts_semantic_mask`` (N_b,) unless
+                ``format_only``, and the meta keys ``lidar_path``,
+                ``sequence`` and ``frame_id``.
+        """
+        points = None
+        if isinstance(data_batch, dict):
+            points = data_batch.get('inputs', {}).get('points')
+        for i, sample in enumerate(data_samples):
+            if isinstance(sample, BaseDataElement):
+                sample = sample.to_dict()
+            name = str(sample.get('lidar_path', f'sample {i}'))
+            pred = _to_numpy(_nested(sample, 'pred_pts_seg',
+                                     'pts_semantic_mask', name))
+            xyz = None if points is None else _to_numpy(points[i])
+            if xyz is not None and len(xyz) != len(pred):
+                raise ValueError(
+                    f'MOSMetric: {name}: {len(pred)} predictions for '
+                    f'{len(xyz)} input points')
+            if 'num_points' in sample and int(sample['num_points']) != len(
+                    pred):
+                raise ValueError(
+                    f'MOSMetric: {name}: {len(pred)} predictions but the scan '
+                    f'has {int(sample["num_points"])} points')
+            if self.submission_prefix:
+                self._write_submission(sample, pred, name)
+            if self.format_only:
+                self.results.append(dict(sequence=None))
+                continue
+            gt = sample.get('gt_pts_seg', {}).get('pts_semantic_mask')
+            if gt is None:
+                raise ValueError(
+                    f'MOSMetric: {name} has no ground-truth labels '
+                    '(gt_pts_seg.pts_semantic_mask); use format_only=True '
+                    'with a submission_prefix for the unlabeled test split')
+            gt = _to_numpy(gt)
+            if len(gt) != len(pred):
+                raise ValueError(f'MOSMetric: {name}: {len(pred)} predictions '
+                                 f'for {len(gt)} labels')
+            for arr, what in ((gt, 'labels'), (pred, 'predictions')):
+                if arr.size and (arr.min() < 0
+                                 or arr.max() >= self.num_classes):
+                    raise ValueError(
+                        f'MOSMetric: {name}: {what} outside 0..'
+                        f'{self.num_classes - 1}')
+            result = dict(
+                sequence=str(sample.get('sequence', 'unknown')),
+                conf=confusion_matrix(gt, pred, self.num_classes))
+            if xyz is not None:
+                rng = np.hypot(xyz[:, 0], xyz[:, 1])
+                bins = np.digitize(rng, self.range_bins[1:])
+                n_cls = self.num_classes
+                result['conf_range'] = np.bincount(
+                    (bins * n_cls + gt.astype(np.int64)) * n_cls +
+                    pred.astype(np.int64),
+                    minlength=len(self.range_bins) * n_cls * n_cls).reshape(
+                        len(self.range_bins), n_cls, n_cls)
+            self.results.append(result)
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """IoUs over the whole split from the gathered confusion matrices.
+
+        Args:
+            results (list): The dicts made by :meth:`process` on all ranks.
+
+        Returns:
+            dict[str, float]: IoUs (fractions), see the class docstring.
+        """
+        if self.format_only:
+            print_log(
+                f'MOSMetric: wrote {len(results)} label files under '
+                f'{osp.join(self.submission_prefix, "sequences")}',
+                logger='current')
+            return {}
+        n_cls = self.num_classes
+        total = np.zeros((n_cls, n_cls), dtype=np.int64)
+        per_seq: Dict[str, np.ndarray] = {}
+        per_range = None
+        for res in results:
+            total += res['conf']
+            seq = per_seq.setdefault(res['sequence'],
+                                     np.zeros_like(total))
+            seq += res['conf']
+            if 'conf_range' in res:
+                per_range = (res['conf_range'].copy() if per_range is None
+                             else per_range + res['conf_range'])
+        rows: List[Tuple[str, np.ndarray]] = [('all', total)]
+        rows += [(f'seq {s}', c) for s, c in sorted(per_seq.items())]
+        if per_range is not None:
+            rows += [(f'range {n}', c) for n, c in zip(
+                self.range_bin_names(), per_range)]
+
+        classes = [c for c in range(n_cls) if c != self.ignore_index]
+        iou = iou_from_confusion(total, self.ignore_index)
+        metrics = {f'IoU_{self.class_names[c]}': float(iou[c])
+                   for c in classes}
+        metrics['mIoU'] = float(np.mean([iou[c] for c in classes]))
+        moving = self.class_names[self.moving_class]
+        for seq, conf in sorted(per_seq.items()):
+            metrics[f'IoU_{moving}_seq{seq}'] = float(
+                iou_from_confusion(conf, self.ignore_index)[self.moving_class])
+        if per_range is not None:
+            for name, conf in zip(self.range_bin_names(), per_range):
+                metrics[f'IoU_{moving}_{name}'] = float(
+                    iou_from_confusion(conf,
+                                       self.ignore_index)[self.moving_class])
+        print_log('\n' + self._table(rows, classes), logger='current')
+        return metrics
+
+    # ------------------------------------------------------------------
+    def _table(self, rows: List[Tuple[str, np.ndarray]],
+               classes: List[int]) -> str:
+        """A text table: labelled and moving point counts, IoUs in %."""
+        head = ['subset', 'labelled pts',
+                f'{self.class_names[self.moving_class]} pts']
+        head += [f'IoU {self.class_names[c]} %' for c in classes]
+        lines = []
+        for name, conf in rows:
+            labelled = conf.sum() - (conf[self.ignore_index].sum()
+                                     if self.ignore_index is not None else 0)
+            iou = iou_from_confusion(conf, self.ignore_index)
+            lines.append([name, str(int(labelled)),
+                          str(int(conf[self.moving_class].sum()))] +
+                         [f'{100 * iou[c]:.2f}' for c in classes])
+        widths = [max(len(r[j]) for r in [head] + lines)
+                  for j in range(len(head))]
+        fmt = '  '.join(f'{{:>{w}}}' for w in widths)
+        out = [fmt.format(*head), '  '.join('-' * w for w in widths)]
+        out += [fmt.format(*r) for r in lines]
+        return 'SemanticKITTI-MOS (official protocol: GT unlabeled ignored, ' \
+            'predicted unlabeled/movable = not moving)\n' + '\n'.join(out)
+
+    def _write_submission(self, sample: dict, pred: np.ndarray,
+                          name: str) -> None:
+        """Write ``sequences/<seq>/predictions/<frame:06d>.label``."""
+        if 'sequence' not in sample or 'frame_id' not in sample:
+            raise ValueError(f'MOSMetric: {name}: the sample has no '
+                             "'sequence'/'frame_id' meta keys, so its "
+                             'submission file cannot be named')
+        if pred.size and (pred.min() < 0 or pred.max() >= self.num_classes):
+            raise ValueError(f'MOSMetric: {name}: predictions outside 0..'
+                             f'{self.num_classes - 1}')
+        path = osp.join(self.submission_prefix, 'sequences',
+                        str(sample['sequence']), 'predictions',
+                        f'{int(sample["frame_id"]):06d}.label')
+        write_labels(path, self._lut[pred.astype(np.int64)])
+
+
+def _nested(sample: dict, key: str, sub: str, name: str):
+    """``sample[key][sub]`` with an error naming the sample if missing."""
+    try:
+        return sample[key][sub]
+    except (KeyError, TypeError):
+        raise KeyError(f'MOSMetric: {name} has no {key}.{sub}') from None
+
+
+def _to_numpy(x) -> np.ndarray:
+    """A tensor or array as a numpy array on the CPU."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
