@@ -1,0 +1,132 @@
+"""Shared pytest fixtures.
+
+``tiny_kitti_root``: a tiny dataset in the SemanticKITTI layout, written with
+the package's own KITTI writers:
+
+* ``sequences/00`` (12 scans) and ``sequences/08`` (16 scans, long enough for
+  every reference motion window), with labels: ground, walls, a pole
+  (static), a parked car (movable), a moving car and a walking person
+  (moving), unlabeled and outlier points; ~1.5k points a scan, a few of them
+  beyond 60 m or above 2 m;
+* ``sequences/11`` (6 scans) without a labels folder (the hidden test split);
+* ``poses.txt`` (KITTI camera poses of an ego vehicle that drives and turns)
+  and ``calib.txt`` with a KITTI-like ``Tr`` in every sequence.
+"""
+import os.path as osp
+
+import numpy as np
+import pytest
+
+#: KITTI-like LiDAR -> camera transform used by the tiny dataset.
+TINY_TR = np.array([[0.0, -1.0, 0.0, -0.01], [0.0, 0.0, -1.0, -0.08],
+                    [1.0, 0.0, 0.0, -0.27], [0.0, 0.0, 0.0, 1.0]])
+#: Scans a sequence of the tiny dataset.
+TINY_SEQUENCES = {'00': 12, '08': 16, '11': 6}
+LIDAR_HEIGHT = 1.73
+
+
+def _yaw_pose(x: float, y: float, z: float, yaw: float) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    pose = np.eye(4)
+    pose[:3, :3] = [[c, -s, 0], [s, c, 0], [0, 0, 1]]
+    pose[:3, 3] = [x, y, z]
+    return pose
+
+
+def _box(rng, center, size, n):
+    """n points on the side faces and top of an axis-aligned box."""
+    cx, cy, cz = center
+    sx, sy, sz = size
+    face = rng.integers(0, 5, n)
+    u, v = rng.random(n), rng.random(n)
+    x = cx + (u - 0.5) * sx
+    y = cy + (v - 0.5) * sy
+    z = cz + rng.random(n) * sz
+    x = np.where(face == 0, cx - sx / 2, np.where(face == 1, cx + sx / 2, x))
+    y = np.where(face == 2, cy - sy / 2, np.where(face == 3, cy + sy / 2, y))
+    z = np.where(face == 4, cz + sz, z)
+    return np.stack([x, y, z], 1)
+
+
+def tiny_world_scan(rng, i: int):
+    """World points (n, 3) and raw labels (n,) uint32 seen at scan ``i``."""
+    ego = tiny_ego_pose(i)[:3, 3]
+    parts, labels = [], []
+
+    def add(pts, sem, inst=0):
+        parts.append(pts)
+        labels.append(np.full(len(pts), (inst << 16) | sem, dtype=np.uint32))
+
+    # ground around the ego vehicle (road 40 / sidewalk 48)
+    r = np.sqrt(rng.random(600)) * 33 + 3
+    a = rng.random(600) * 2 * np.pi
+    g = np.stack([ego[0] + r * np.cos(a), ego[1] + r * np.sin(a),
+                  rng.normal(0, 0.02, 600)], 1)
+    add(g[:400], 40)
+    add(g[400:], 48)
+    # walls (building 50) along the street, up to 6 m high
+    for y in (14.0, -14.0):
+        w = np.stack([ego[0] + rng.uniform(-30, 40, 250),
+                      np.full(250, y) + rng.normal(0, 0.05, 250),
+                      rng.uniform(0, 6, 250)], 1)
+        add(w, 50)
+    add(_box(rng, (45.0, 0.0, 0.0), (1.0, 26.0, 5.0), 150), 50)
+    add(_box(rng, (20.0, 5.0, 0.0), (0.3, 0.3, 4.0), 40), 80)  # pole
+    add(_box(rng, (15.0, -8.0, 0.0), (4.0, 1.8, 1.5), 120), 10, 3)  # parked
+    # moving car towards the ego vehicle, walking person
+    add(_box(rng, (32.0 - 1.2 * i, 5.0, 0.0), (4.2, 1.8, 1.5), 160), 252, 7)
+    add(_box(rng, (12.0 + 0.15 * i, -4.0 + 0.1 * i, 0.0), (0.6, 0.6, 1.8),
+             50), 254, 9)
+    add(rng.uniform([-20, -20, -1], [20, 20, 3], (30, 3)), 0)  # unlabeled
+    add(rng.uniform([-20, -20, -1], [20, 20, 3], (10, 3)), 1)  # outlier
+    add(np.array([[ego[0] + 70.0, 0.0, 1.0], [ego[0] - 65.0, 3.0, 0.5]]), 50)
+    return np.concatenate(parts), np.concatenate(labels)
+
+
+def tiny_ego_pose(i: int) -> np.ndarray:
+    """World pose (4, 4) of the LiDAR at scan ``i``: drives and turns."""
+    return _yaw_pose(0.8 * i, 0.03 * i * i, LIDAR_HEIGHT, 0.02 * i)
+
+
+def tiny_lidar_poses(num: int) -> np.ndarray:
+    """(num, 4, 4) LiDAR poses relative to scan 0 (what the dataset derives
+    from poses.txt and calib.txt)."""
+    w0 = np.linalg.inv(tiny_ego_pose(0))
+    return np.stack([w0 @ tiny_ego_pose(i) for i in range(num)])
+
+
+def write_tiny_kitti(root: str, sequences=None, seed: int = 0) -> str:
+    """Write the tiny SemanticKITTI-layout dataset under ``root``."""
+    from kdmos_plugin.datasets.kitti_io import (write_calib, write_labels,
+                                                write_points, write_poses)
+    sequences = sequences or TINY_SEQUENCES
+    rng = np.random.default_rng(seed)
+    for seq, num in sequences.items():
+        seq_dir = osp.join(root, 'sequences', seq)
+        lidar = tiny_lidar_poses(num)
+        cam = TINY_TR[None] @ lidar @ np.linalg.inv(TINY_TR)[None]
+        write_poses(osp.join(seq_dir, 'poses.txt'), cam)
+        write_calib(osp.join(seq_dir, 'calib.txt'), TINY_TR,
+                    extra={f'P{k}': np.eye(4)[:3].reshape(-1)
+                           for k in range(4)})
+        for i in range(num):
+            world, labels = tiny_world_scan(rng, i)
+            to_lidar = np.linalg.inv(tiny_ego_pose(i))
+            xyz = world @ to_lidar[:3, :3].T + to_lidar[:3, 3]
+            order = rng.permutation(len(xyz))
+            pts = np.concatenate([xyz, rng.random((len(xyz), 1))], 1)[order]
+            write_points(osp.join(seq_dir, 'velodyne', f'{i:06d}.bin'), pts)
+            if seq != '11':
+                write_labels(osp.join(seq_dir, 'labels', f'{i:06d}.label'),
+                             labels[order])
+    return root
+
+
+@pytest.fixture(scope='session')
+def tiny_kitti_root(tmp_path_factory) -> str:
+    """Root of the tiny SemanticKITTI-layout dataset (see module doc)."""
+    return write_tiny_kitti(str(tmp_path_factory.mktemp('tiny_kitti')))
+
+
+# --------------------------------------------------------------------------
+# Fixtures of other components follow below.
