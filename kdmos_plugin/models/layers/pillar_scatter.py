@@ -6,6 +6,7 @@ faster than ``unique(dim=0)`` over index rows (DESIGN.md). The per-pillar
 max uses the fastest primitive available; ``torch_scatter`` stays a
 supported backend.
 """
+import warnings
 from typing import Tuple
 
 import torch
@@ -80,7 +81,10 @@ def pillar_max(src: Tensor, inverse: Tensor, num_pillars: int,
         return out.scatter_reduce_(0, index, src, 'amax', include_self=False)
     if backend == 'index_reduce':
         out = src.new_zeros(num_pillars, num_ch)
-        return out.index_reduce_(0, inverse, src, 'amax', include_self=False)
+        with warnings.catch_warnings():  # "index_reduce() is in beta"
+            warnings.simplefilter('ignore', UserWarning)
+            return out.index_reduce_(0, inverse, src, 'amax',
+                                     include_self=False)
     if backend == 'torch_scatter':
         try:
             import torch_scatter
