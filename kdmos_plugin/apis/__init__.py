@@ -2,3 +2,5 @@
 from .config import load_config
 
 __all__ = ['load_config']
+from . import teacher_logits  # noqa: E402,F401
+__all__ += ['teacher_logits']

@@ -14,3 +14,5 @@ __all__ = [
     'MotionGuidedAttention', 'DropBlock2D', 'DySample', 'pillar_keys',
     'pillar_max', 'scatter_to_bev', 'unique_pillars'
 ]
+from .spacetime_voxelizer import SpacetimeVoxelizer, VoxelizedBatch  # noqa: E402,E501
+__all__ += ['SpacetimeVoxelizer', 'VoxelizedBatch']
