@@ -95,7 +95,7 @@ def test_runner_resume_works_on_torch_2_6_plus(tmp_path):
             model=Toy(),
             work_dir=str(tmp_path),
             train_dataloader=dict(
-                dataset=[torch.ones(2)] * 8,
+                dataset=[dict(inputs=torch.ones(2))] * 8,
                 sampler=dict(type='DefaultSampler', shuffle=False),
                 collate_fn=dict(type='pseudo_collate'),
                 batch_size=2),
