@@ -1,0 +1,302 @@
+"""BEV height-difference residuals: the 8 motion channels (REFERENCE 1.5).
+
+**Residual image.** A polar height image of H = 360 yaw rows by W = 480
+range columns: range is the 3-D norm over 0-60 m, ``col = floor((1 - r / 60)
+* 480)`` (column 0 = far end), ``row = floor((phi / pi + 1) / 2 * 360)``
+(clamped to 359 for ``phi == pi``). Only points with ``0 < r < 60`` and
+``-4 < z < 2`` enter. A cell's value is ``dz = max z - min z`` of its points
+(0 for empty or single-point cells). A cell is *unobserved* if it lies
+between the far end of its row and the row's first cell with ``dz != 0``.
+
+**Residual.** For two sub-maps A (the one the point belongs to) and B::
+
+    r = dz_A - dz_B   at the point's cell, set to 0 where
+        dz_B > 0.2 * dz_A  or  dz_A < 0.4  or  dz_A > 4  or  unobserved in B
+
+Points outside the image (range or z out of bounds) get 0. Values are 0 or
+roughly in [0.32, 4] m, not normalised.
+
+**Reference channels** (:func:`reference_residuals`, the published features,
+non-causal). A window ending at scan ``e`` (``7 <= e < S``) holds the "prev"
+sub-map scans ``e-7..e-4`` and the "last" sub-map ``e-3..e``, all moved into
+the frame of ``e`` with ``inv(P_e) @ P_j``. For scan ``t`` column ``k``
+(0..7) is the comparison of window ``e = t + k``:
+
+* ``k = 0..3`` (scan ``t`` in "last"): appearance residual, A = last,
+  B = prev;
+* ``k = 4..7`` (scan ``t`` in "prev"): disappearance residual, A = prev,
+  B = last.
+
+Columns whose window does not exist (``e < 7`` or ``e >= S``) stay 0, as in
+the published files; columns 1-7 use scans up to ``t + 7``.
+
+**Causal channels** (:func:`causal_residuals`, online, past scans only).
+With the scans of ages 0..7 (0 = current scan ``t``, age ``a`` = scan
+``t - a``, clamped at the sequence start) in the frame of scan ``t``, every
+channel is an *appearance* residual of the current scan (A = a group holding
+scan ``t``, B = an older group), with the group pairs of
+:data:`CAUSAL_CHANNELS`:
+
+====  ===========  ===========  =======================================
+ch    A (ages)     B (ages)     meaning
+====  ===========  ===========  =======================================
+0     0-3          4-7          4 vs 4 scans, 4-scan gap: exactly the
+                                reference column 0 (for ``t >= 7``)
+1     0-1          2-3          2 vs 2 scans, gap 2 (0.2 s at 10 Hz)
+2     0-1          4-5          2 vs 2 scans, gap 4
+3     0-1          6-7          2 vs 2 scans, gap 6
+4     0            1            current scan vs 1 scan back
+5     0            2            current scan vs 2 scans back
+6     0            4            current scan vs 4 scans back
+7     0            7            current scan vs 7 scans back
+====  ===========  ===========  =======================================
+
+Fast objects show in short gaps, slow ones in long gaps; single-scan groups
+are sharp but sparse, 2- and 4-scan groups dense. Disappearance evidence is
+impossible for current points without future scans, so no channel uses it.
+
+The fast path linearises (group, row, col) into one int64 key and reduces z
+with ``Tensor.scatter_reduce_`` (``amax`` / ``amin``); per-age images are
+built once and combined by element-wise max / min, so the causal features
+cost one pass over the merged points.
+"""
+import math
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .kitti_io import relative_pose
+
+#: Residual image rows (yaw bins) and columns (range bins).
+IMAGE_H, IMAGE_W = 360, 480
+#: Range [m] covered by the image (3-D norm) and the z band [m] used.
+MAX_RANGE, Z_MIN, Z_MAX = 60.0, -4.0, 2.0
+#: Residual thresholds: ratio, min and max height difference [m].
+RATIO, MIN_DZ, MAX_DZ = 0.2, 0.4, 4.0
+#: Scans in each sub-map of the reference windows.
+NUM_PREV, NUM_LAST = 4, 4
+#: Number of motion channels.
+NUM_CHANNELS = 8
+
+#: Causal channels: ((A ages lo, hi), (B ages lo, hi)), inclusive.
+CAUSAL_CHANNELS: Tuple[Tuple[Tuple[int, int], Tuple[int, int]], ...] = (
+    ((0, 3), (4, 7)),
+    ((0, 1), (2, 3)),
+    ((0, 1), (4, 5)),
+    ((0, 1), (6, 7)),
+    ((0, 0), (1, 1)),
+    ((0, 0), (2, 2)),
+    ((0, 0), (4, 4)),
+    ((0, 0), (7, 7)),
+)
+#: Scans (ages 0..7) the causal channels need.
+CAUSAL_NUM_SCANS = 1 + max(b[1] for _, b in CAUSAL_CHANNELS)
+
+
+def _as_tensor(x, dtype=None) -> Tensor:
+    t = x if isinstance(x, Tensor) else torch.from_numpy(np.asarray(x))
+    return t if dtype is None else t.to(dtype)
+
+
+def image_cells(xyz: Tensor) -> Tuple[Tensor, Tensor]:
+    """Residual-image cell of each point.
+
+    Args:
+        xyz: (N, >=3) x, y, z [m] in the frame of the image's scan.
+
+    Returns:
+        tuple: ``cell`` (N,) int64 ``row * W + col`` and ``valid`` (N,) bool
+        (``0 < range < 60`` and ``-4 < z < 2``); ``cell`` of invalid points
+        is clamped into the image but must be ignored.
+    """
+    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    rng = torch.sqrt(x * x + y * y + z * z)
+    valid = (rng > 0) & (rng < MAX_RANGE) & (z > Z_MIN) & (z < Z_MAX)
+    col = torch.floor((1 - rng / MAX_RANGE) * IMAGE_W).long().clamp_(
+        0, IMAGE_W - 1)
+    row = torch.floor(0.5 * (torch.atan2(y, x) / math.pi + 1) *
+                      IMAGE_H).long().clamp_(0, IMAGE_H - 1)
+    return row * IMAGE_W + col, valid
+
+
+def z_range_images(z: Tensor, cell: Tensor, group: Tensor,
+                   num_groups: int) -> Tuple[Tensor, Tensor]:
+    """Per-group, per-cell max and min of z.
+
+    Args:
+        z: (N,) heights [m] of valid points.
+        cell: (N,) int64 image cells.
+        group: (N,) int64 group of each point in ``[0, num_groups)``.
+        num_groups: Number of groups G.
+
+    Returns:
+        tuple: ``zmax``, ``zmin`` (G, H * W); empty cells hold -inf / +inf.
+    """
+    key = group * (IMAGE_H * IMAGE_W) + cell
+    size = num_groups * IMAGE_H * IMAGE_W
+    zmax = torch.full((size, ), -math.inf, dtype=z.dtype, device=z.device)
+    zmin = torch.full((size, ), math.inf, dtype=z.dtype, device=z.device)
+    zmax.scatter_reduce_(0, key, z, 'amax')
+    zmin.scatter_reduce_(0, key, z, 'amin')
+    return zmax.view(num_groups, -1), zmin.view(num_groups, -1)
+
+
+def height_difference(zmax: Tensor, zmin: Tensor) -> Tensor:
+    """``dz = max z - min z`` (..., H * W); 0 in empty cells."""
+    return torch.where(torch.isfinite(zmax), zmax - zmin,
+                       torch.zeros((), dtype=zmax.dtype, device=zmax.device))
+
+
+def unobserved_mask(dz: Tensor) -> Tensor:
+    """(..., H * W) bool: cells between the far end (column 0) of their row
+    and the row's first cell with ``dz != 0``."""
+    rows = (dz != 0).view(*dz.shape[:-1], IMAGE_H, IMAGE_W)
+    seen = torch.cummax(rows.to(torch.uint8), dim=-1).values.bool()
+    return (~seen).view(dz.shape)
+
+
+def masked_residual(dz_a: Tensor, dz_b: Tensor, unobserved_b: Tensor) -> Tensor:
+    """Residual image of sub-map A against sub-map B (module docstring)."""
+    zero = (dz_b > RATIO * dz_a) | (dz_a < MIN_DZ) | (dz_a > MAX_DZ) \
+        | unobserved_b
+    return torch.where(zero, torch.zeros((), dtype=dz_a.dtype,
+                                         device=dz_a.device), dz_a - dz_b)
+
+
+def _lookup(image: Tensor, cell: Tensor, valid: Tensor) -> Tensor:
+    out = image.reshape(-1)[cell]
+    return torch.where(valid, out, torch.zeros((), dtype=out.dtype,
+                                               device=out.device))
+
+
+def causal_residuals(xyz: Tensor,
+                     ages: Tensor,
+                     num_current: int,
+                     channels: Sequence = CAUSAL_CHANNELS,
+                     dtype: torch.dtype = torch.float64) -> Tensor:
+    """Causal motion channels of the current scan (module docstring).
+
+    Args:
+        xyz: (M, >=3) x, y, z [m] of the merged scans in the current frame;
+            the current scan's points are the first ``num_current`` rows.
+        ages: (M,) int scan age of each point (0 = current scan).
+        num_current: Number N of current-scan points.
+        channels: Group pairs, one per output channel.
+        dtype: Precision of the cell and height maths (float64 by default,
+            so that cell borders match a float64 reference exactly).
+
+    Returns:
+        Tensor: (N, len(channels)) float32 residuals [m].
+    """
+    xyz = _as_tensor(xyz)[:, :3].to(dtype)
+    ages = _as_tensor(ages).long()
+    num_ages = 1 + max(max(a[1], b[1]) for a, b in channels)
+    present = torch.unique(ages)
+    missing = sorted(set(range(num_ages)) - set(present.tolist()))
+    if missing:
+        raise ValueError(f'causal motion features need scans of ages '
+                         f'0..{num_ages - 1}; ages {missing} are missing '
+                         f'(load at least {num_ages - 1} past scans)')
+    cell, valid = image_cells(xyz)
+    keep = valid & (ages < num_ages)
+    zmax, zmin = z_range_images(xyz[keep, 2], cell[keep], ages[keep],
+                                num_ages)
+    cur_cell, cur_valid = cell[:num_current], valid[:num_current]
+
+    cache: Dict[Tuple[int, int], Tensor] = {}
+
+    def group_dz(lo: int, hi: int) -> Tensor:
+        if (lo, hi) not in cache:
+            cache[(lo, hi)] = height_difference(zmax[lo:hi + 1].amax(0),
+                                                zmin[lo:hi + 1].amin(0))
+        return cache[(lo, hi)]
+
+    out = []
+    for (a_lo, a_hi), (b_lo, b_hi) in channels:
+        dz_a, dz_b = group_dz(a_lo, a_hi), group_dz(b_lo, b_hi)
+        res = masked_residual(dz_a, dz_b, unobserved_mask(dz_b))
+        out.append(_lookup(res, cur_cell, cur_valid))
+    return torch.stack(out, dim=1).to(torch.float32)
+
+
+def reference_window_dz(get_scan: Callable[[int], Tensor],
+                        poses: Mapping[int, np.ndarray],
+                        end: int,
+                        num_prev: int = NUM_PREV,
+                        num_last: int = NUM_LAST) -> Tensor:
+    """The "prev" and "last" dz images of the reference window ending at
+    scan ``end``.
+
+    Args:
+        get_scan: ``j -> (N_j, >=3)`` raw points of scan ``j`` (own frame).
+        poses: ``j -> (4, 4)`` LiDAR pose of scan ``j``.
+        end: Index ``e`` of the window's newest scan.
+        num_prev: Scans in the "prev" sub-map.
+        num_last: Scans in the "last" sub-map.
+
+    Returns:
+        Tensor: (2, H * W) float64 dz of the prev (0) and last (1) sub-maps.
+    """
+    first = end - num_prev - num_last + 1
+    xyz, groups = [], []
+    for j in range(first, end + 1):
+        T = torch.from_numpy(relative_pose(poses[end], poses[j]))
+        pts = _as_tensor(get_scan(j))[:, :3].to(torch.float64)
+        xyz.append(pts @ T[:3, :3].T + T[:3, 3])
+        groups.append(torch.full((len(pts), ), int(j > end - num_last),
+                                 dtype=torch.int64))
+    xyz, groups = torch.cat(xyz), torch.cat(groups)
+    cell, valid = image_cells(xyz)
+    zmax, zmin = z_range_images(xyz[valid, 2], cell[valid], groups[valid], 2)
+    return height_difference(zmax, zmin)
+
+
+def reference_residuals(get_scan: Callable[[int], Tensor],
+                        poses: Mapping[int, np.ndarray],
+                        index: int,
+                        seq_len: int,
+                        num_prev: int = NUM_PREV,
+                        num_last: int = NUM_LAST,
+                        window_dz: Optional[Callable[[int], Tensor]] = None
+                        ) -> Tensor:
+    """The published (non-causal) motion channels of scan ``index``.
+
+    Args:
+        get_scan: ``j -> (N_j, >=3)`` raw points of scan ``j`` in its own
+            frame, for ``j`` in ``index - 7 .. index + 7`` within the
+            sequence.
+        poses: ``j -> (4, 4)`` LiDAR poses of the same scans.
+        index: Position ``t`` of the scan in its sequence.
+        seq_len: Number S of scans of the sequence.
+        num_prev: Scans in the "prev" sub-map (4 as published).
+        num_last: Scans in the "last" sub-map (4 as published).
+        window_dz: Optional ``e -> (2, H * W)`` dz images (e.g. a cache
+            around :func:`reference_window_dz`).
+
+    Returns:
+        Tensor: (N_t, num_prev + num_last) float32 residuals [m]; column
+        ``k`` is the comparison of the window ending at ``index + k``.
+    """
+    size = num_prev + num_last
+    if window_dz is None:
+
+        def window_dz(e):
+            return reference_window_dz(get_scan, poses, e, num_prev, num_last)
+
+    cur = _as_tensor(get_scan(index))[:, :3].to(torch.float64)
+    out = torch.zeros((len(cur), size), dtype=torch.float64)
+    for k in range(size):
+        end = index + k
+        if end < size - 1 or end >= seq_len:
+            continue
+        dz_prev, dz_last = window_dz(end)
+        T = torch.from_numpy(relative_pose(poses[end], poses[index]))
+        cell, valid = image_cells(cur @ T[:3, :3].T + T[:3, 3])
+        if k < num_last:  # scan t in "last": appearance
+            res = masked_residual(dz_last, dz_prev, unobserved_mask(dz_prev))
+        else:  # scan t in "prev": disappearance
+            res = masked_residual(dz_prev, dz_last, unobserved_mask(dz_last))
+        out[:, k] = _lookup(res, cell, valid)
+    return out.to(torch.float32)
