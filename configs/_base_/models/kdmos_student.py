@@ -1,0 +1,42 @@
+# KDMOS polar-BEV student (REFERENCE.md section 2): point MLP -> per-pillar
+# max -> appearance + motion BEV -> CA-BEV-UNet with DySample -> voxel logits
+# (B, C * Z, R, P) read per point. Loss: CE + Lovasz on voxels, ignoring 0.
+# grid_size / motion channels are the reference ones; leaf configs set them
+# from their dataset base ({{_base_.grid_size}}).
+model = dict(
+    type='KDMOSStudent',
+    data_preprocessor=dict(type='MOSDataPreprocessor'),
+    grid_size=(480, 360, 32),
+    num_classes=4,
+    ignore_index=0,
+    voxel_encoder=dict(
+        type='BEVPointEncoder',
+        in_channels=9,
+        feat_channels=(32, 64, 128, 256),
+        out_channels=32,
+        motion_channels=8,
+        reduce_backend='torch'),  # or 'torch_scatter' / 'index_reduce'
+    backbone=dict(
+        type='CABEVUNet',
+        in_channels=32,
+        motion_channels=8,
+        channels=(32, 64, 128, 256, 256),
+        motion_widths=(16, 32, 64, 128),
+        upsample='dysample',  # 'deconv' = MotionBEV
+        dropblock_size=7,
+        dropblock_prob=0.5,
+        head_dropout=0.5,
+        input_norm=True,
+        with_unused_attention=True),  # published params: 4,031,366
+    loss_ce=dict(
+        type='mmdet.CrossEntropyLoss',
+        use_sigmoid=False,
+        class_weight=None,
+        ignore_index=0,
+        avg_non_ignore=True,
+        loss_weight=1.0),
+    loss_lovasz=dict(
+        type='LovaszSoftmaxLoss',
+        classes='present',
+        ignore_index=0,
+        loss_weight=1.0))
