@@ -1,1 +1,13 @@
-"""Data transforms of the MOS pipeline."""
+"""Data transforms of the MOS pipeline (registered in TRANSFORMS)."""
+from .load_mos_labels import LoadMOSLabels
+from .load_mos_scans import LoadMOSScans
+from .load_teacher_logits import LoadTeacherLogits
+from .mos_global_aug import MOSGlobalAug
+from .mos_motion_features import MOSMotionFeatures
+from .pack_mos_inputs import PackMOSInputs
+from .polar_voxelize import PolarVoxelize
+
+__all__ = [
+    'LoadMOSScans', 'LoadMOSLabels', 'MOSMotionFeatures', 'MOSGlobalAug',
+    'PolarVoxelize', 'LoadTeacherLogits', 'PackMOSInputs'
+]

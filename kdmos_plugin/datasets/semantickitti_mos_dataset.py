@@ -1,0 +1,247 @@
+"""SemanticKITTI moving-object segmentation dataset."""
+import os.path as osp
+from collections import OrderedDict
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import mmengine
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from mmdet3d.registry import DATASETS
+
+from .frame_filter import keep_dynamic_frames, moving_point_counts
+from .kitti_io import camera_to_lidar_poses, read_calib, read_poses
+from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS, MOS_2CLASS,
+                        MOS_2CLASS_CLASSES, MOS_CLASSES, build_lut,
+                        resolve_label_map)
+from .mos_infos import SPLITS, list_sequence
+
+#: BGR-free RGB palette of the 4 classes (unlabeled, static, movable, moving).
+MOS_PALETTE = [[0, 0, 0], [180, 180, 180], [30, 144, 255], [255, 40, 40]]
+
+
+@DATASETS.register_module()
+class SemanticKittiMOSDataset(BaseDataset):
+    """SemanticKITTI-MOS: one sample per (sequence, frame).
+
+    Builds either from the folder layout (``data_root/sequences/XX/...``,
+    see :mod:`kdmos_plugin.datasets.mos_infos`) or from an info file written
+    by ``tools/create_data.py`` (``ann_file``). The pipeline receives, per
+    sample::
+
+        sequence (str), frame_id (int), scan_index (int, position in the
+        sequence), lidar_path (str), label_path (str or None: unlabelled
+        test split), num_points (int or None), sample_idx (int),
+        label_lut ((65536,) int64 raw semantic id -> train id, -1 unknown),
+        seq_info (dict shared by the sequence's samples: lidar_paths,
+            frame_ids (S,) int64, lidar_poses (S, 4, 4) float64 or None)
+
+    Args:
+        data_root: Dataset root.
+        ann_file: Optional info file; empty means scan the folders.
+        split: ``'train'``, ``'val'``, ``'test'``, ``'road_train'`` or
+            ``'road_val'``: the default sequences (REFERENCE 1.2).
+        sequences: Explicit sequences (override ``split``'s defaults).
+        label_map: ``'mos_4class'`` (default), ``'mos_2class'`` or a dict
+            (``{raw id: train id}`` or ``{class name: [raw ids]}``).
+        filter_static_frames: Keep only frames with moving points plus every
+            ``filter_every_n``-th frame (REFERENCE 1.3; meant for train).
+        filter_every_n: See ``filter_static_frames``.
+        cache_dir: Folder of the filter cache; defaults to
+            ``<data_root>/.kdmos_cache``.
+        load_poses: Read ``poses.txt`` + ``calib.txt`` (needed by multi-scan
+            loading).
+        poses_root: Optional ``<poses_root>/<seq>/poses.txt`` folder.
+        metainfo: Overrides of :attr:`METAINFO` (e.g. ``classes``).
+        pipeline: Transforms.
+        test_mode: Test mode flag of mmengine.
+        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
+    """
+    METAINFO = dict(
+        classes=MOS_CLASSES,
+        palette=MOS_PALETTE,
+        ignore_index=0,
+        label_inv_map=INV_MAP_4CLASS)
+
+    def __init__(self,
+                 data_root: str = '',
+                 ann_file: str = '',
+                 split: str = 'train',
+                 sequences: Optional[Sequence[str]] = None,
+                 label_map: Union[str, Mapping] = 'mos_4class',
+                 filter_static_frames: bool = False,
+                 filter_every_n: int = 10,
+                 cache_dir: Optional[str] = None,
+                 load_poses: bool = True,
+                 poses_root: Optional[str] = None,
+                 metainfo: Optional[dict] = None,
+                 pipeline: List[Union[dict, Callable]] = [],
+                 test_mode: bool = False,
+                 **kwargs) -> None:
+        if sequences is None:
+            if split not in SPLITS:
+                raise ValueError(f'unknown split {split!r}; choose one of '
+                                 f'{sorted(SPLITS)} or give sequences')
+            sequences = SPLITS[split]
+        self.split = split
+        self.sequences = [str(s) for s in sequences]
+        self.filter_static_frames = filter_static_frames
+        self.filter_every_n = filter_every_n
+        self.cache_dir = cache_dir
+        self.load_poses = load_poses
+        self.poses_root = poses_root
+        metainfo = dict(metainfo or {})
+        if label_map == 'mos_2class':
+            metainfo.setdefault('classes', MOS_2CLASS_CLASSES)
+            metainfo.setdefault('label_inv_map', INV_MAP_2CLASS)
+            metainfo.setdefault('palette', [MOS_PALETTE[1], MOS_PALETTE[3]])
+            metainfo.setdefault('ignore_index', -1)
+        classes = metainfo.get('classes', self.METAINFO['classes'])
+        self.label_map = resolve_label_map(label_map, classes)
+        num_classes = len(classes)
+        if max(self.label_map.values()) >= num_classes:
+            raise ValueError(
+                f'label map yields train id {max(self.label_map.values())} '
+                f'but there are only {num_classes} classes {tuple(classes)}')
+        metainfo['label_map'] = dict(self.label_map)
+        self.label_lut = build_lut(self.label_map)
+        self.sequence_table: Dict[str, dict] = OrderedDict()
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=dict(),
+            pipeline=pipeline,
+            test_mode=test_mode,
+            **kwargs)
+
+    # ---------------------------------------------------------- loading
+    def _abs(self, path: Optional[str]) -> Optional[str]:
+        if path is None or osp.isabs(path) or not self.data_root:
+            return path
+        return osp.join(self.data_root, path)
+
+    def _sequences_from_infos(self) -> Dict[str, dict]:
+        infos = mmengine.load(self.ann_file)
+        if not isinstance(infos, dict) or 'data_list' not in infos:
+            raise ValueError(f'{self.ann_file}: not a MOS info file (no '
+                             f'data_list); write it with tools/create_data.py')
+        seq_infos = infos.get('sequence_infos', {})
+        wanted = set(self.sequences)
+        out: Dict[str, dict] = OrderedDict()
+        for entry in infos['data_list']:
+            seq = str(entry['sequence'])
+            if seq not in wanted:
+                continue
+            if seq not in out:
+                sinfo = seq_infos.get(seq, {})
+                out[seq] = dict(
+                    sequence=seq, frame_ids=[], lidar_paths=[],
+                    label_paths=[], num_points=[],
+                    poses_path=self._abs(sinfo.get('poses_path')),
+                    calib_path=self._abs(sinfo.get('calib_path')))
+            out[seq]['frame_ids'].append(int(entry['frame_id']))
+            out[seq]['lidar_paths'].append(self._abs(entry['lidar_path']))
+            out[seq]['label_paths'].append(self._abs(entry.get('label_path')))
+            out[seq]['num_points'].append(entry.get('num_points'))
+        missing = [s for s in self.sequences if s not in out]
+        if missing:
+            raise ValueError(f'{self.ann_file}: holds no scans of sequences '
+                             f'{missing}')
+        for seq, info in out.items():
+            labels = info['label_paths']
+            if all(p is None for p in labels):
+                info['label_paths'] = None
+            elif any(p is None for p in labels):
+                raise ValueError(f'{self.ann_file}: sequence {seq} has label '
+                                 f'paths for only some scans')
+            order = np.argsort(info['frame_ids'], kind='stable')
+            for key in ('frame_ids', 'lidar_paths', 'num_points'):
+                info[key] = [info[key][i] for i in order]
+            if info['label_paths'] is not None:
+                info['label_paths'] = [info['label_paths'][i] for i in order]
+        return out
+
+    def _lidar_poses(self, info: dict) -> np.ndarray:
+        seq = info['sequence']
+        if info.get('poses_path') is None:
+            where = (osp.join(self.poses_root, seq, 'poses.txt')
+                     if self.poses_root else osp.join(
+                         self.data_root, 'sequences', seq, 'poses.txt'))
+            raise FileNotFoundError(f'Poses file not found: {where} '
+                                    f'(sequence {seq}; or set load_poses=False)')
+        if info.get('calib_path') is None:
+            raise FileNotFoundError(
+                'Calibration file not found: ' +
+                osp.join(self.data_root, 'sequences', seq, 'calib.txt'))
+        frame_ids = info['frame_ids']
+        cam = read_poses(info['poses_path'], num_scans=len(frame_ids))
+        if max(frame_ids) >= len(cam):
+            raise ValueError(
+                f'{info["poses_path"]}: holds {len(cam)} poses but the '
+                f'sequence has frame id {max(frame_ids)}')
+        Tr = read_calib(info['calib_path'])['Tr']
+        return camera_to_lidar_poses(cam, Tr)[np.asarray(frame_ids)]
+
+    def load_data_list(self) -> List[dict]:
+        """Scan the folders (or read the info file), load the poses and
+        apply the optional static-frame filter.
+
+        Returns:
+            list[dict]: One entry a sample (see the class docstring).
+        """
+        if self.ann_file:
+            seqs = self._sequences_from_infos()
+        else:
+            seqs = OrderedDict(
+                (s, list_sequence(self.data_root, s, self.poses_root))
+                for s in self.sequences)
+        data_list = []
+        for seq, info in seqs.items():
+            frame_ids = np.asarray(info['frame_ids'], dtype=np.int64)
+            table = dict(
+                sequence=seq,
+                lidar_paths=list(info['lidar_paths']),
+                label_paths=info['label_paths'],
+                frame_ids=frame_ids,
+                lidar_poses=self._lidar_poses(info)
+                if self.load_poses else None)
+            self.sequence_table[seq] = table
+            keep = [True] * len(frame_ids)
+            if self.filter_static_frames:
+                if info['label_paths'] is None:
+                    raise ValueError(
+                        f'filter_static_frames needs labels but sequence '
+                        f'{seq} has none ({self.data_root})')
+                cache_dir = self.cache_dir or osp.join(
+                    self.data_root or '.', '.kdmos_cache')
+                counts = moving_point_counts(info['label_paths'], cache_dir)
+                keep = keep_dynamic_frames(counts, frame_ids,
+                                           self.filter_every_n)
+            num_points = info.get('num_points') or [None] * len(frame_ids)
+            for i, fid in enumerate(frame_ids):
+                if not keep[i]:
+                    continue
+                data_list.append(
+                    dict(
+                        sequence=seq,
+                        frame_id=int(fid),
+                        scan_index=i,
+                        lidar_path=info['lidar_paths'][i],
+                        label_path=info['label_paths'][i]
+                        if info['label_paths'] is not None else None,
+                        num_points=num_points[i]))
+        return data_list
+
+    def get_data_info(self, idx: int) -> dict:
+        """The sample's info plus the shared ``seq_info`` and ``label_lut``
+        (attached by reference, not copied)."""
+        info = super().get_data_info(idx)
+        info['seq_info'] = self.sequence_table[info['sequence']]
+        info['label_lut'] = self.label_lut
+        return info
+
+    def sample_key(self, idx: int) -> tuple:
+        """``(sequence, frame_id)`` of sample ``idx``."""
+        info = super().get_data_info(idx)
+        return info['sequence'], info['frame_id']

@@ -1,0 +1,138 @@
+"""Load the current scan and its neighbours in the current LiDAR frame."""
+from typing import Dict, List, Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmdet3d.registry import TRANSFORMS
+
+from ..kitti_io import read_points, relative_pose, transform_points
+
+
+@TRANSFORMS.register_module()
+class LoadMOSScans(BaseTransform):
+    """Load scan ``t`` and ``num_past`` past (and ``num_future`` future)
+    scans of its sequence.
+
+    Past scan ``t - k`` (age ``k``, k = 1..num_past) is clamped to scan 0 at
+    the sequence start; future scans beyond the sequence end are not loaded.
+    Past and current scans are merged into ``multi_points`` in the current
+    LiDAR frame with ``inv(P_t) @ P_j``, the current scan first and in file
+    order. Future scans only serve the reference motion features and never
+    enter ``multi_points`` (the teacher is causal).
+
+    Required Keys:
+
+    - lidar_path (str)
+    - scan_index (int): position ``t`` of the scan in its sequence
+    - seq_info (dict): ``lidar_paths`` (list[str]), ``lidar_poses``
+      ((S, 4, 4) float64 or None)
+
+    Added Keys:
+
+    - points (np.ndarray): (N, 4) float32 x, y, z [m], intensity of scan
+      ``t``, file order
+    - num_points (int): N
+    - multi_points (np.ndarray): (M, 5) float32 x, y, z, intensity, age in
+      the frame of scan ``t``; only with ``num_past > 0`` and
+      ``with_multi_points``
+    - sweeps (list[dict]): past then future scans, each with ``index``
+      (int, position in the sequence), ``age`` (int, ``t - index``;
+      negative for future scans), ``points`` ((N_j, 4) float32 raw, own
+      frame), ``pose`` ((4, 4) LiDAR pose), ``to_current`` ((4, 4) float64
+      own frame -> current frame, updated by augmentation)
+    - lidar_pose (np.ndarray): (4, 4) float64 LiDAR pose of scan ``t``
+      (identity when no poses are loaded)
+    - seq_len (int): number of scans of the sequence
+
+    Args:
+        num_past: Past scans K (7 for the teacher and the causal motion
+            features).
+        num_future: Future scans (7 for the reference motion features).
+        with_multi_points: Build ``multi_points``.
+    """
+
+    def __init__(self,
+                 num_past: int = 7,
+                 num_future: int = 0,
+                 with_multi_points: bool = True) -> None:
+        if num_past < 0 or num_future < 0:
+            raise ValueError('num_past and num_future must be >= 0')
+        self.num_past = num_past
+        self.num_future = num_future
+        self.with_multi_points = with_multi_points
+
+    def transform(self, results: dict) -> dict:
+        """Load the scans (see the class docstring for the keys)."""
+        seq_info = results['seq_info']
+        paths: List[str] = seq_info['lidar_paths']
+        poses: Optional[np.ndarray] = seq_info.get('lidar_poses')
+        t = int(results['scan_index'])
+        seq_len = len(paths)
+        points = read_points(results['lidar_path'])
+        if results.get('num_points') is not None and \
+                int(results['num_points']) != len(points):
+            raise ValueError(
+                f'{results["lidar_path"]}: holds {len(points)} points but the '
+                f'info file says {results["num_points"]}')
+        results['points'] = points
+        results['num_points'] = len(points)
+        results['seq_len'] = seq_len
+        needs_poses = self.num_past > 0 or self.num_future > 0
+        if needs_poses and poses is None:
+            raise ValueError(
+                f'{results["lidar_path"]}: loading neighbouring scans needs '
+                f'the sequence poses (dataset load_poses=True)')
+        cur_pose = poses[t] if poses is not None else np.eye(4)
+        results['lidar_pose'] = cur_pose
+
+        cache: Dict[int, np.ndarray] = {t: points}
+
+        def load(j: int) -> np.ndarray:
+            if j not in cache:
+                cache[j] = read_points(paths[j])
+            return cache[j]
+
+        sweeps = []
+        for k in range(1, self.num_past + 1):
+            j = max(t - k, 0)
+            sweeps.append(dict(index=j, age=k, points=load(j), pose=poses[j],
+                               to_current=relative_pose(cur_pose, poses[j])))
+        for f in range(1, self.num_future + 1):
+            j = t + f
+            if j >= seq_len:
+                break
+            sweeps.append(dict(index=j, age=-f, points=load(j), pose=poses[j],
+                               to_current=relative_pose(cur_pose, poses[j])))
+        results['sweeps'] = sweeps
+        if self.num_past > 0 and self.with_multi_points:
+            results['multi_points'] = build_multi_points(points, sweeps)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_past={self.num_past}, '
+                f'num_future={self.num_future}, '
+                f'with_multi_points={self.with_multi_points})')
+
+
+def build_multi_points(points: np.ndarray, sweeps: List[dict]) -> np.ndarray:
+    """Merge the current scan and the past sweeps.
+
+    Args:
+        points: (N, 4) current scan (current frame).
+        sweeps: Sweeps as made by :class:`LoadMOSScans`; those with
+            ``age > 0`` are moved with their ``to_current`` and appended in
+            age order.
+
+    Returns:
+        np.ndarray: (M, 5) float32 x, y, z, intensity, age; rows ``:N`` are
+        ``points`` unchanged.
+    """
+    parts = [np.concatenate(
+        [points[:, :4], np.zeros((len(points), 1), np.float32)], axis=1)]
+    for sw in sorted((s for s in sweeps if s['age'] > 0),
+                     key=lambda s: s['age']):
+        moved = transform_points(sw['points'][:, :4], sw['to_current'])
+        parts.append(np.concatenate(
+            [moved, np.full((len(moved), 1), sw['age'], np.float32)], axis=1))
+    return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
