@@ -1,1 +1,9 @@
 """BEV pictures of scans, labels and predictions."""
+from .bev import (ERROR_COLORS, MOS_COLORS, BEVGrid, frame_picture,
+                  raw_to_mos, render_bev, render_errors, save_png,
+                  side_by_side)
+
+__all__ = [
+    'ERROR_COLORS', 'MOS_COLORS', 'BEVGrid', 'frame_picture', 'raw_to_mos',
+    'render_bev', 'render_errors', 'save_png', 'side_by_side'
+]

@@ -1,0 +1,251 @@
+"""Synthetic SemanticKITTI-MOS sequences: simulate a scene, scan it, write it.
+
+Written layout (exactly SemanticKITTI's)::
+
+    OUT/sequences/XX/velodyne/NNNNNN.bin   float32 x, y, z [m], remission
+    OUT/sequences/XX/labels/NNNNNN.label   uint32: semantic id | instance << 16
+    OUT/sequences/XX/poses.txt             KITTI camera poses, 12 numbers a line
+    OUT/sequences/XX/calib.txt             P0..P3 and Tr (velodyne -> camera)
+    OUT/sequences/XX/times.txt             scan times [s]
+
+Poses: the simulation runs in a world frame with LiDAR poses ``L_i``; the
+written camera poses are ``pose_i = Tr @ inv(L_0) @ L_i @ inv(Tr)``, so that
+``kitti_io.camera_to_lidar_poses(read_poses(...), Tr)`` gives back
+``inv(L_0) @ L_i``. The same seed gives byte-identical files.
+
+Example:
+    >>> from kdmos_plugin.datasets.synthetic import write_dataset
+    >>> write_dataset('data/synthetic_mos', ['00', '08'], num_scans=20,
+    ...               seed=0, preset='small')
+"""
+import os
+import os.path as osp
+import zlib
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from .. import kitti_io
+from .lidar import LIDAR_PRESETS, LidarModel
+from .scene import Scene, SceneBuilder
+
+#: KITTI-like velodyne -> camera transform (the values of KITTI odometry
+#: sequence 00's calib.txt: x right, y down, z forward camera axes).
+KITTI_TR = np.array([
+    [4.276802385584e-04, -9.999672484946e-01, -8.084491683471e-03,
+     -1.198459927713e-02],
+    [-7.210626507497e-03, 8.081198471645e-03, -9.999413164504e-01,
+     -5.403984729748e-02],
+    [9.999738645903e-01, 4.859485810390e-04, -7.206933692422e-03,
+     -2.921968648686e-01],
+    [0.0, 0.0, 0.0, 1.0]])
+
+#: KITTI odometry camera projection matrices (written to calib.txt).
+KITTI_P = {
+    'P0': [718.856, 0.0, 607.1928, 0.0, 0.0, 718.856, 185.2157, 0.0,
+           0.0, 0.0, 1.0, 0.0],
+    'P1': [718.856, 0.0, 607.1928, -386.1448, 0.0, 718.856, 185.2157, 0.0,
+           0.0, 0.0, 1.0, 0.0],
+    'P2': [718.856, 0.0, 607.1928, 45.38225, 0.0, 718.856, 185.2157,
+           -0.1130887, 0.0, 0.0, 1.0, 0.003779761],
+    'P3': [718.856, 0.0, 607.1928, -337.2877, 0.0, 718.856, 185.2157,
+           2.369057, 0.0, 0.0, 1.0, 0.004915215],
+}
+
+PRESETS = tuple(LIDAR_PRESETS)
+
+
+def sequence_seed(seed: int, sequence: str) -> np.random.SeedSequence:
+    """The seed of one sequence: the global seed and the sequence name."""
+    key = int(sequence) if str(sequence).isdigit() else \
+        zlib.crc32(str(sequence).encode())
+    return np.random.SeedSequence([int(seed), key])
+
+
+def kitti_trajectory(poses_root: str, sequence: str, num_scans: int,
+                     rng: np.random.Generator,
+                     start: Optional[int] = None) -> np.ndarray:
+    """A window of a real KITTI trajectory as planar ego motion.
+
+    Args:
+        poses_root: Folder holding ``XX/poses.txt`` (KITTI camera poses).
+        sequence: Sequence name ``XX``.
+        num_scans: Window length.
+        rng: Picks the window start when ``start`` is None.
+        start: First scan of the window.
+
+    Returns:
+        np.ndarray: (num_scans, 3) LiDAR ``x, y, yaw`` [m, rad] in the
+        LiDAR frame of the window's first scan (roll, pitch and height
+        dropped: the synthetic road is flat).
+
+    Raises:
+        FileNotFoundError: No poses file for the sequence.
+        ValueError: The trajectory is shorter than ``num_scans``.
+    """
+    path = osp.join(poses_root, sequence, 'poses.txt')
+    cam = kitti_io.read_poses(path)
+    if len(cam) < num_scans:
+        raise ValueError(f'{path}: holds {len(cam)} poses, fewer than the '
+                         f'{num_scans} scans asked for')
+    if start is None:
+        start = int(rng.integers(0, len(cam) - num_scans + 1))
+    if not 0 <= start <= len(cam) - num_scans:
+        raise ValueError(f'{path}: window start {start} + {num_scans} scans '
+                         f'exceeds the {len(cam)} poses')
+    lidar = kitti_io.camera_to_lidar_poses(cam[start:start + num_scans],
+                                           KITTI_TR)
+    yaw = np.arctan2(lidar[:, 1, 0], lidar[:, 0, 0])
+    return np.stack([lidar[:, 0, 3], lidar[:, 1, 3], yaw], axis=1)
+
+
+class SyntheticSequence:
+    """One simulated sequence: the scene, the sensor and its scans.
+
+    Args:
+        num_scans: N, number of scans (10 Hz).
+        seed: Global seed.
+        sequence: Sequence name (``'00'``); part of the seed.
+        preset: ``'small'`` (32 beams x 512 azimuths) or ``'full'``
+            (HDL-64E-like, 64 x 2048).
+        ego_xy_yaw: Optional (N, 3) ego trajectory (e.g. from
+            :func:`kitti_trajectory`); default a procedural curved path
+            with varying speed and a stop.
+        outlier_rate: Fraction of returns replaced by spurious short
+            returns (labelled unlabeled, 0).
+
+    Attributes:
+        scene: The :class:`Scene`.
+        lidar: The :class:`LidarModel`.
+        lidar_poses: (N, 4, 4) world poses ``L_i`` of the sensor.
+    """
+
+    def __init__(self, num_scans: int, seed: int = 0, sequence: str = '00',
+                 preset: str = 'small',
+                 ego_xy_yaw: Optional[np.ndarray] = None,
+                 outlier_rate: float = 5e-4):
+        if num_scans < 1:
+            raise ValueError(f'num_scans must be >= 1, got {num_scans}')
+        self.num_scans = int(num_scans)
+        self.sequence = str(sequence)
+        self.lidar = LidarModel.from_preset(preset)
+        self.outlier_rate = outlier_rate
+        ss = sequence_seed(seed, self.sequence)
+        self._scan_seed = ss.spawn(1)[0]
+        layout_rng = np.random.default_rng(ss)
+        self.scene: Scene = SceneBuilder(
+            self.num_scans, layout_rng, ego_xy_yaw,
+            sensor_height=self.lidar.height).build()
+        self.lidar_poses = self.scene.poses
+
+    def scan(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Simulate scan ``i``.
+
+        Args:
+            i: Scan index in ``[0, N)``.
+
+        Returns:
+            tuple: (M, 4) float32 points ``x, y, z`` [m] in the sensor
+            frame and remission in [0, 0.99], in KITTI order (beam by beam
+            from the top, azimuth increasing from the x axis); (M,) uint32
+            labels, semantic id in the low 16 bits and instance id in the
+            high 16 bits.
+        """
+        if not 0 <= i < self.num_scans:
+            raise IndexError(f'scan {i} outside [0, {self.num_scans})')
+        rng = np.random.default_rng(
+            np.random.SeedSequence(self._scan_seed.entropy,
+                                   spawn_key=(1, i)))
+        prims = self.scene.primitives(i)
+        cast = self.lidar.cast(prims, self.lidar_poses[i], self.scene.ground,
+                               rng)
+        points, idx, _ = self.lidar.returns(cast, rng)
+        sem = cast['sem'].reshape(-1)[idx].astype(np.uint32)
+        prim = cast['prim'].reshape(-1)[idx]
+        inst = np.where(prim >= 0, prims.inst[np.maximum(prim, 0)], 0)
+        labels = sem | (inst.astype(np.uint32) << np.uint32(16))
+        # a few spurious short returns (dust, multipath): unlabeled
+        out = np.flatnonzero(rng.random(len(points)) < self.outlier_rate)
+        if len(out):
+            r = np.linalg.norm(points[out, :3], axis=1)
+            r_new = np.maximum(r * rng.uniform(0.1, 0.9, len(out)),
+                               self.lidar.min_range * 1.01)
+            points[out, :3] *= (r_new / r)[:, None].astype(np.float32)
+            labels[out] = 0
+        return points, labels
+
+    def camera_poses(self, Tr: np.ndarray = KITTI_TR) -> np.ndarray:
+        """(N, 4, 4) KITTI camera poses ``Tr @ inv(L_0) @ L_i @ inv(Tr)``."""
+        rel = np.linalg.inv(self.lidar_poses[0])[None] @ self.lidar_poses
+        cam = Tr[None] @ rel @ np.linalg.inv(Tr)[None]
+        cam[0] = np.eye(4)  # exactly, as in KITTI (not up to rounding)
+        return cam
+
+    def stats(self) -> Dict[str, object]:
+        """Counts of the agents (what kinds, how many ever move)."""
+        kinds: Dict[str, int] = {}
+        for ag in self.scene.agents:
+            kinds[ag.kind] = kinds.get(ag.kind, 0) + 1
+        return dict(agents=kinds, moving_agents=sum(
+            bool((ag.speed > 0.2).any()) for ag in self.scene.agents),
+            stops=list(self.scene.stops))
+
+
+def write_sequence(out_root: str, sequence: str, num_scans: int,
+                   seed: int = 0, preset: str = 'small',
+                   kitti_poses_root: Optional[str] = None,
+                   kitti_start: Optional[int] = None) -> str:
+    """Simulate one sequence and write it in the SemanticKITTI layout.
+
+    Args:
+        out_root: Data root; ``sequences/XX`` is created under it.
+        sequence: Sequence name ``XX``.
+        num_scans: Number of scans.
+        seed: Global seed (with the sequence name it fixes every byte).
+        preset: ``'small'`` or ``'full'`` sensor.
+        kitti_poses_root: Optional folder with ``XX/poses.txt`` real KITTI
+            trajectories to drive along; ``None``: procedural trajectory.
+        kitti_start: First pose of the KITTI window (default: from seed).
+
+    Returns:
+        str: The sequence folder.
+    """
+    ego = None
+    if kitti_poses_root is not None:
+        rng = np.random.default_rng(
+            np.random.SeedSequence(sequence_seed(seed, sequence).entropy,
+                                   spawn_key=(7,)))
+        ego = kitti_trajectory(kitti_poses_root, sequence, num_scans, rng,
+                               kitti_start)
+    sim = SyntheticSequence(num_scans, seed, sequence, preset, ego)
+    seq_dir = osp.join(out_root, 'sequences', sequence)
+    os.makedirs(osp.join(seq_dir, 'velodyne'), exist_ok=True)
+    os.makedirs(osp.join(seq_dir, 'labels'), exist_ok=True)
+    for i in range(num_scans):
+        points, labels = sim.scan(i)
+        kitti_io.write_points(osp.join(seq_dir, 'velodyne', f'{i:06d}.bin'),
+                              points)
+        kitti_io.write_labels(osp.join(seq_dir, 'labels', f'{i:06d}.label'),
+                              labels)
+    kitti_io.write_poses(osp.join(seq_dir, 'poses.txt'), sim.camera_poses())
+    kitti_io.write_calib(osp.join(seq_dir, 'calib.txt'), KITTI_TR,
+                         extra={k: np.array(v) for k, v in KITTI_P.items()})
+    with open(osp.join(seq_dir, 'times.txt'), 'w') as f:
+        for i in range(num_scans):
+            f.write(f'{i * 0.1:.6e}\n')
+    return seq_dir
+
+
+def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
+                  seed: int = 0, preset: str = 'small',
+                  kitti_poses_root: Optional[str] = None) -> List[str]:
+    """Write several sequences (see :func:`write_sequence`).
+
+    Returns:
+        list: The sequence folders.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f'unknown preset {preset!r}; choose one of '
+                         f'{PRESETS}')
+    return [write_sequence(out_root, str(seq), num_scans, seed, preset,
+                           kitti_poses_root) for seq in sequences]
