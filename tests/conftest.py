@@ -130,3 +130,14 @@ def tiny_kitti_root(tmp_path_factory) -> str:
 
 # --------------------------------------------------------------------------
 # Fixtures of other components follow below.
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory) -> str:
+    """Root of small-preset synthetic sequences '00' and '08' (10 scans
+    each, seed 0) in the SemanticKITTI layout (ray-cast street scenes with
+    parked and moving cars, cyclists and pedestrians)."""
+    from kdmos_plugin.datasets.synthetic import write_dataset
+    root = str(tmp_path_factory.mktemp('synthetic_mos'))
+    write_dataset(root, ['00', '08'], num_scans=10, seed=0, preset='small')
+    return root
