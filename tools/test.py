@@ -9,7 +9,9 @@ written (``format_only``); on a labelled split they are written beside the
 metrics.
 """
 import argparse
+import json
 import os
+from pathlib import Path
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
@@ -31,6 +33,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--submit', metavar='OUT',
         help='write benchmark .label files under OUT/sequences/')
+    parser.add_argument(
+        '--metrics-out', metavar='FILE',
+        help='also write the returned metrics to this JSON file')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, default=None,
         help='override config entries')
@@ -56,7 +61,16 @@ def main() -> None:
     if args.submit:
         cfg.test_evaluator.submission_prefix = args.submit
         cfg.test_evaluator.format_only = args.split == 'test'
-    Runner.from_cfg(cfg).test()
+    metrics = Runner.from_cfg(cfg).test()
+    if args.metrics_out:
+        Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.metrics_out).write_text(
+            json.dumps({k: _plain(v) for k, v in metrics.items()}, indent=1))
+
+
+def _plain(value):
+    """JSON-able form of a metric value (numpy scalars, tensors)."""
+    return value.item() if hasattr(value, 'item') else value
 
 
 if __name__ == '__main__':
