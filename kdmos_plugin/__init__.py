@@ -5,6 +5,7 @@ metric into mmdet3d's registries (scope ``mmdet3d``), so configs can use them
 by type name after ``custom_imports=dict(imports=['kdmos_plugin'])``.
 """
 from .utils import compat  # noqa: F401  (stack fixes before anything else)
+from .utils import spconv_algo  # noqa: F401  (imports spconv quietly first)
 from . import datasets, evaluation, models, visualization  # noqa: F401
 
 __version__ = '0.1.0'

@@ -14,14 +14,18 @@ plugin, and mmdet3d's own spconv models, go through this one module:
 The weight layout of spconv 2.3 does not depend on the algorithm
 (``ALL_WEIGHT_IS_KRSC``), so switching is free and checkpoints stay valid.
 """
+import warnings
 from typing import Optional, Union
 
 import torch
 from torch import nn
 
 try:  # spconv is optional for the student-only installs
-    from spconv.core import ConvAlgo
-    from spconv.pytorch.conv import SparseConvolution
+    with warnings.catch_warnings():
+        # spconv 2.3.6 uses torch.cuda.amp.custom_fwd, deprecated in torch 2.4
+        warnings.filterwarnings('ignore', category=FutureWarning)
+        from spconv.core import ConvAlgo
+        from spconv.pytorch.conv import SparseConvolution
 except ImportError:  # pragma: no cover - exercised only without spconv
     ConvAlgo = None
     SparseConvolution = None
