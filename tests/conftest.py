@@ -128,6 +128,12 @@ def tiny_kitti_root(tmp_path_factory) -> str:
     return write_tiny_kitti(str(tmp_path_factory.mktemp('tiny_kitti')))
 
 
+@pytest.fixture(scope='session')
+def tiny_kitti_lidar_poses() -> dict:
+    """Ground-truth LiDAR poses of the tiny dataset: seq -> (S, 4, 4)."""
+    return {seq: tiny_lidar_poses(n) for seq, n in TINY_SEQUENCES.items()}
+
+
 # --------------------------------------------------------------------------
 # Fixtures of other components follow below.
 

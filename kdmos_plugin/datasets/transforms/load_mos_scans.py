@@ -32,6 +32,8 @@ class LoadMOSScans(BaseTransform):
 
     - points (np.ndarray): (N, 4) float32 x, y, z [m], intensity of scan
       ``t``, file order
+    - raw_points (np.ndarray): the same (N, 4) array, never augmented
+      (the reference motion features use it)
     - num_points (int): N
     - multi_points (np.ndarray): (M, 5) float32 x, y, z, intensity, age in
       the frame of scan ``t``; only with ``num_past > 0`` and
@@ -76,6 +78,7 @@ class LoadMOSScans(BaseTransform):
                 f'{results["lidar_path"]}: holds {len(points)} points but the '
                 f'info file says {results["num_points"]}')
         results['points'] = points
+        results['raw_points'] = points
         results['num_points'] = len(points)
         results['seq_len'] = seq_len
         needs_poses = self.num_past > 0 or self.num_future > 0

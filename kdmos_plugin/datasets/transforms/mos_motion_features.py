@@ -31,7 +31,9 @@ class MOSMotionFeatures(BaseTransform):
       point count.
 
     Run it before augmentation (as published: residuals are computed on the
-    un-augmented scans). The reference mode keeps the dz images of the last
+    un-augmented scans). The reference mode reads the raw scans and poses
+    only, so it gives the same values after augmentation; the causal mode
+    bins ``multi_points`` and so depends on the frame it is given. The reference mode keeps the dz images of the last
     ``cache_windows`` windows, which serves consecutive frames of a
     sequential loader.
 
@@ -40,7 +42,8 @@ class MOSMotionFeatures(BaseTransform):
     - points (np.ndarray): (N, 4)
     - sequence (str), frame_id (int), scan_index (int), seq_len (int)
     - multi_points (np.ndarray, causal; or sweeps with ages 1..7)
-    - sweeps (list[dict], reference), lidar_pose (np.ndarray, reference)
+    - sweeps (list[dict], reference), lidar_pose (np.ndarray, reference),
+      raw_points (np.ndarray, reference; else ``points``)
     - lidar_path (str, for messages)
 
     Added Keys:
@@ -120,7 +123,7 @@ class MOSMotionFeatures(BaseTransform):
         t = int(results['scan_index'])
         seq_len = int(results['seq_len'])
         size = NUM_PREV + NUM_LAST
-        scans = {t: results['points']}
+        scans = {t: results.get('raw_points', results['points'])}
         poses = {t: results['lidar_pose']}
         for sw in results.get('sweeps', []):
             if sw['index'] == t - sw['age']:  # skip clamped duplicates
