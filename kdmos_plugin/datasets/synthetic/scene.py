@@ -319,6 +319,8 @@ class SceneBuilder:
         self.next_inst = 1
         self.static_parts: List[Primitives] = []
         self.agents: List[Agent] = []
+        self.candidates: list = []
+        self.dropped: List[Tuple[str, str]] = []
         self._build_ego(ego_xy_yaw)
 
     # -- ego and streets -------------------------------------------------
@@ -326,7 +328,7 @@ class SceneBuilder:
         rng = self.rng
         step = 0.5
         ext = 150.0  # street beyond the driven part, both ends
-        half_width = rng.uniform(5.9, 7.0)
+        half_width = rng.uniform(6.2, 7.2)
         lane = rng.uniform(1.6, 1.9)
         duration = self.n * SCAN_PERIOD
         if ego_xy_yaw is None:
@@ -462,7 +464,7 @@ class SceneBuilder:
         """A straight cross street just ahead of the ego's first stop."""
         rng = self.rng
         main = self.streets[0]
-        hw = rng.uniform(4.5, 6.0)
+        hw = rng.uniform(5.4, 6.4)
         sw = rng.uniform(2.5, 4.0)
         if self.stops:
             t_stop = self.stops[0][0]
@@ -478,7 +480,7 @@ class SceneBuilder:
         s = np.arange(-150.0, 150.0 + 0.5, 0.5)
         xy = np.stack([x0 + s * np.cos(h), y0 + s * np.sin(h)], 1)
         self.streets.append(Street(xy, s, np.full(len(s), h), hw, sw,
-                                   rng.uniform(1.7, 2.1)))
+                                   rng.uniform(1.6, 1.9)))
 
     # -- static structure ------------------------------------------------
     def _clear_of_streets(self, pts: np.ndarray, margin: float,
@@ -699,14 +701,20 @@ class SceneBuilder:
 
     # -- agents ------------------------------------------------------------
     def _agent(self, model, traj: Callable, sem: int, kind: str):
-        """Add an agent; ``traj(t) -> (x, y, yaw)`` for times (n,) [s]."""
+        """Add an agent candidate; ``traj(t) -> (x, y, yaw)`` for times
+        (n,) [s]. Candidates are placed by :meth:`_resolve_collisions`."""
+        self.candidates.append((model, traj, sem, kind))
+
+    def _make_agent(self, model, traj, sem, kind, delay=0.0) -> Agent:
+        """Evaluate a candidate's trajectory ``delay`` seconds later."""
         prims, hl, hw = model
-        x, y, yaw = traj(self.times)
-        xa, ya, _ = traj(self.times - 0.05)
-        xb, yb, _ = traj(self.times + 0.05)
+        t = self.times - delay
+        x, y, yaw = traj(t)
+        xa, ya, _ = traj(t - 0.05)
+        xb, yb, _ = traj(t + 0.05)
         speed = np.hypot(xb - xa, yb - ya) / 0.1
         poses = np.stack([x, y, yaw], axis=1)
-        self.agents.append(Agent(sem, 0, prims, poses, speed, hl, hw, kind))
+        return Agent(sem, 0, prims, poses, speed, hl, hw, kind)
 
     def _along(self, k, s_fn, lat, backwards=False):
         st = self.streets[k]
@@ -722,12 +730,31 @@ class SceneBuilder:
         ts, ss = np.asarray(ts, float), np.asarray(ss, float)
         return lambda t: np.interp(t, ts, ss)
 
+    def _event_times(self, lo: float, hi: float, gap_lo: float,
+                     gap_hi: float) -> List[float]:
+        """Random event times in ``[lo, hi)`` with gaps ``U(gap_lo,
+        gap_hi)``; the first one drawn lies inside the sequence, so every
+        sequence, however short, holds one event."""
+        rng = self.rng
+        T = self.times[-1] if self.n > 1 else 0.0
+        t0 = rng.uniform(0.0, T + 1e-3)
+        times = [t0]
+        t = t0 - rng.uniform(gap_lo, gap_hi)
+        while t >= lo:
+            times.append(t)
+            t -= rng.uniform(gap_lo, gap_hi)
+        t = t0 + rng.uniform(gap_lo, gap_hi)
+        while t < hi:
+            times.append(t)
+            t += rng.uniform(gap_lo, gap_hi)
+        return times
+
     def _populate_agents(self):
         rng = self.rng
         main = self.streets[0]
         T = self.times[-1] if self.n > 1 else 0.0
         hw, lane = main.half_width, main.lane_offset
-        bike_lat = hw - 2.75
+        bike_lat = hw - 2.9
         t_stop0, t_stop1 = self.stops[0] if self.stops else (T / 2, T / 2)
         # 1) pedestrians crossing the main street at the crosswalk
         for _ in range(rng.integers(2, 5)):
@@ -758,8 +785,7 @@ class SceneBuilder:
                 BICYCLIST, 'waiting cyclist')
         # 3) cross traffic on the cross street, some stopping and going
         cross = self.streets[1]
-        tau = -8.0 + rng.uniform(0, 3)
-        while tau < T + 8:
+        for tau in self._event_times(-8.0, T + 8, 2.0, 6.0):
             v = rng.uniform(3.0, 12.0)
             d = rng.choice([-1, 1])
             lat = -d * cross.lane_offset
@@ -775,7 +801,6 @@ class SceneBuilder:
                                  [-d * 100 * v, d * 100 * v])
             self._agent(car_model(rng), self._along(1, fn, lat, d < 0), CAR,
                         'cross car')
-            tau += rng.uniform(2.0, 6.0)
         # 4) slow cars leaving a parking spot (1-3 m/s)
         self.reserved = {-1: [], 1: []}
         for _ in range(max(1, int(round(T / 12)))):
@@ -813,18 +838,15 @@ class SceneBuilder:
             0, self._knots([0, 100], [s0, s0 + 100 * v]), -lane), CAR,
             'leading car')
         # 7) oncoming cars meeting the ego at times tau
-        tau = -3.0 + rng.uniform(0, 2)
-        while tau < T + 3:
+        for tau in self._event_times(-3.0, T + 3, 1.5, 5.0):
             v = rng.uniform(4.0, 13.0)
             s_m = float(self.ego_s_at(tau))
             self._agent(car_model(rng), self._along(
                 0, self._knots([tau - 100, tau + 100],
                                [s_m + 100 * v, s_m - 100 * v]), lane, True),
                 CAR, 'oncoming car')
-            tau += rng.uniform(1.5, 5.0)
         # 8) cyclists on both bike lanes
-        tau = -4.0 + rng.uniform(0, 3)
-        while tau < T + 4:
+        for tau in self._event_times(-4.0, T + 4, 3.0, 8.0):
             v = rng.uniform(2.5, 6.0)
             side = rng.choice([-1, 1])
             s_m = float(self.ego_s_at(tau))
@@ -833,7 +855,6 @@ class SceneBuilder:
                 0, self._knots([tau - 100, tau + 100],
                                [s_m - d * 100 * v, s_m + d * 100 * v]),
                 side * bike_lat, d < 0), BICYCLIST, 'cyclist')
-            tau += rng.uniform(3.0, 8.0)
         # 9) pedestrians on the sidewalks: walking, jogging, standing
         for k, st in enumerate(self.streets):
             if k == 0:
@@ -886,9 +907,14 @@ class SceneBuilder:
             sep |= np.abs((d * ax).sum(-1)) > ra + rb
         return ~sep
 
+    #: Delays [s] tried, in order, to fit an agent between the others.
+    DELAYS = (0.0, 1.5, -1.5, 3.0, -3.0, 4.5, -4.5)
+
     def _resolve_collisions(self):
-        """Drop agents overlapping the ego, static things or an earlier
-        agent in any scan (earlier agents have priority)."""
+        """Place the agent candidates in order of priority: each one with
+        the first delay of :attr:`DELAYS` at which it overlaps neither the
+        ego vehicle, nor a static thing, nor an earlier agent in any scan;
+        a candidate that never fits is dropped (see ``self.dropped``)."""
         static = Primitives.concat(self.static_parts)
         grounded = (static.params[:, 2] - static.params[:, 5]) < 1.0
         s_xy = static.params[grounded, :2]
@@ -896,37 +922,44 @@ class SceneBuilder:
         s_hl = static.params[grounded, 3]
         s_hw = np.where(kind == CYLINDER, s_hl, static.params[grounded, 4])
         s_yaw = np.where(kind == CYLINDER, 0.0, static.params[grounded, 6])
-        kept = []
-        ego = (self.ego_xy, self.ego_yaw, 2.4, 1.05)
-        for ag in self.agents:
-            xy, yaw = ag.poses[:, :2], ag.poses[:, 2]
-            hl, hw = ag.half_length + 0.1, ag.half_width + 0.1
-            if self._overlap(xy, yaw, hl, hw, *ego).any():
-                continue
-            bad = False
-            for other in kept:
-                oxy = other.poses[:, :2]
-                near = np.hypot(*(oxy - xy).T) < hl + hw + \
-                    other.half_length + other.half_width
-                if near.any() and self._overlap(
-                        xy[near], yaw[near], hl, hw, oxy[near],
-                        other.poses[near, 2], other.half_length,
-                        other.half_width).any():
-                    bad = True
+        self.agents = []
+        for cand in self.candidates:
+            reason = ''
+            for delay in self.DELAYS:
+                ag = self._make_agent(*cand, delay=delay)
+                reason = self._conflict(ag, s_xy, s_yaw, s_hl, s_hw)
+                if not reason:
+                    self.agents.append(ag)
                     break
-            if not bad and len(s_xy):
-                lo, hi = xy.min(0) - 6, xy.max(0) + 6
-                sel = np.flatnonzero(((s_xy >= lo) & (s_xy <= hi)).all(1))
-                if len(sel):
-                    step = max(1, len(xy) // 200)
-                    a_xy = xy[::step, None]
-                    a_yaw = yaw[::step, None]
-                    bad = self._overlap(a_xy, a_yaw, hl, hw, s_xy[sel][None],
-                                        s_yaw[sel][None], s_hl[sel][None],
-                                        s_hw[sel][None]).any()
-            if not bad:
-                kept.append(ag)
-        self.agents = kept
+            if reason:
+                self.dropped.append((cand[3], reason))
+
+    def _conflict(self, ag, s_xy, s_yaw, s_hl, s_hw) -> str:
+        """What an agent overlaps in some scan ('' if nothing)."""
+        xy, yaw = ag.poses[:, :2], ag.poses[:, 2]
+        hl, hw = ag.half_length + 0.1, ag.half_width + 0.1
+        if self._overlap(xy, yaw, hl, hw, self.ego_xy, self.ego_yaw, 2.4,
+                         1.05).any():
+            return 'ego'
+        for other in self.agents:
+            oxy = other.poses[:, :2]
+            near = np.hypot(*(oxy - xy).T) < hl + hw + \
+                other.half_length + other.half_width
+            if near.any() and self._overlap(
+                    xy[near], yaw[near], hl, hw, oxy[near],
+                    other.poses[near, 2], other.half_length,
+                    other.half_width).any():
+                return other.kind
+        if len(s_xy):
+            lo, hi = xy.min(0) - 6, xy.max(0) + 6
+            sel = np.flatnonzero(((s_xy >= lo) & (s_xy <= hi)).all(1))
+            if len(sel):
+                step = max(1, len(xy) // 200)
+                if self._overlap(xy[::step, None], yaw[::step, None], hl, hw,
+                                 s_xy[sel][None], s_yaw[sel][None],
+                                 s_hl[sel][None], s_hw[sel][None]).any():
+                    return 'static'
+        return ''
 
     # -- assembly --------------------------------------------------------------
     def build(self) -> 'Scene':
