@@ -114,18 +114,19 @@ def test_frame_picture_of_a_synthetic_frame(synthetic_root, tmp_path):
     pred = gt.copy()
     mov = np.flatnonzero(gt == 3)
     pred[mov[:len(mov) // 2]] = 1
-    stat = np.flatnonzero(gt == 1)[:50]
+    grid = BEVGrid((-30, 30), (-30, 30), 0.2)
+    row, col, inside = grid.to_pixels(points)
+    below_title = inside & (row > 40)
+    stat = np.flatnonzero((gt == 1) & below_title)[::50]
+    assert len(stat) > 20
     pred[stat] = 3
     pred_raw = np.array([0, 9, 250, 251], np.uint32)[pred]
     pred_path = str(tmp_path / '000003.label')
     kitti_io.write_labels(pred_path, pred_raw)
-    grid = BEVGrid((-30, 30), (-30, 30), 0.2)
     img = frame_picture(seq_dir, 3, pred_path, grid=grid)
     H, W = grid.shape
     assert img.shape == (H, 3 * W + 2 * 4, 3)
     gt_panel, err_panel = img[:, :W], img[:, 2 * (W + 4):]
-    row, col, inside = grid.to_pixels(points)
-    below_title = inside & (row > 40)
     missed = mov[:len(mov) // 2]
     missed = missed[below_title[missed]]
     assert len(missed) > 10
@@ -134,6 +135,5 @@ def test_frame_picture_of_a_synthetic_frame(synthetic_root, tmp_path):
     assert (gt_panel[row[vis], col[vis]] == MOS_COLORS[3]).all()
     # missed moving points are false negatives (painted last: exact)
     assert (err_panel[row[missed], col[missed]] == ERROR_COLORS['fn']).all()
-    fp = stat[below_title[stat]]
-    colours = [tuple(c) for c in err_panel[row[fp], col[fp]]]
-    assert colours.count(ERROR_COLORS['fp']) > len(fp) // 2
+    colours = [tuple(c) for c in err_panel[row[stat], col[stat]]]
+    assert colours.count(ERROR_COLORS['fp']) > len(stat) // 2

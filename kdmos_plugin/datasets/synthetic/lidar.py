@@ -213,7 +213,12 @@ class LidarModel:
         refl[obj] = prims.refl[pid[obj]]
         if ground is not None:
             flat = D.reshape(-1, 3)
-            down = flat[:, 2] < -1e-6
+            # only rays whose lowest possible ground hit (0.5 m above the
+            # road) lies before their object hit and within range
+            with np.errstate(divide='ignore'):
+                t_lo = (origin[2] - 0.5) / -flat[:, 2]
+            down = (flat[:, 2] < -1e-6) & \
+                (t_lo < np.minimum(t.reshape(-1), self.max_range + 1.0))
             tg, sg, rg, ng = ground(origin, flat[down])
             tflat = t.reshape(-1)
             idx = np.flatnonzero(down)
@@ -254,8 +259,8 @@ class LidarModel:
         r = t + noise
         refl = cast['refl'].reshape(-1)
         frac = np.clip(np.where(np.isfinite(r), r, 0) / self.max_range, 0, 1)
-        remission = refl * (0.45 + 0.55 * cast['cos_inc'].reshape(-1)) \
-            * (1.0 - 0.25 * frac) + inten_noise
+        remission = refl * (0.7 + 0.3 * cast['cos_inc'].reshape(-1)) \
+            * (1.0 - 0.2 * frac) + inten_noise
         remission = np.round(np.clip(remission, 0.0, 0.99), 2)
         p_drop = self.dropout + self.far_dropout * frac ** 2 \
             * (1.0 + 2.0 * (remission < 0.08))

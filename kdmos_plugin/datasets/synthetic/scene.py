@@ -93,6 +93,11 @@ class Street:
             (positive = left of the direction of increasing ``s``), (n,)
             bool, the point lies beside the sampled part of the street.
         """
+        s, lat, inside, _ = self.project(xy)
+        return s, lat, inside
+
+    def project(self, xy: np.ndarray):
+        """:meth:`frame` plus (n,) the index of the nearest sample."""
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         _, k = self._tree.query(xy)
         d = xy - self.xy[k]
@@ -100,7 +105,7 @@ class Street:
         lat = (d * self.normal[k]).sum(axis=1)
         s = self.s[k] + along
         inside = (s >= self.s[0]) & (s <= self.s[-1])
-        return s, lat, inside
+        return s, lat, inside, k
 
     def point(self, s, lat=0.0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World position and heading at street coordinates.
@@ -246,7 +251,7 @@ def car_model(rng: np.random.Generator) -> Tuple[Primitives, float, float]:
     Returns:
         tuple: primitives (label 10), half length and half width [m].
     """
-    refl = rng.uniform(0.04, 0.3)
+    refl = rng.uniform(0.05, 0.25)
     r = rng.random()
     if r < 0.12:  # van: one tall box and a low bonnet
         L, W, H = rng.uniform(4.8, 5.6), rng.uniform(1.9, 2.1), \
@@ -261,9 +266,12 @@ def car_model(rng: np.random.Generator) -> Tuple[Primitives, float, float]:
         z_body = rng.uniform(1.0, 1.15) if suv else rng.uniform(0.85, 1.0)
         H = rng.uniform(1.65, 1.85) if suv else rng.uniform(1.38, 1.55)
         cab = rng.uniform(0.25, 0.32) * L if not suv else 0.36 * L
-        rows = [[0, 0, (0.28 + z_body) / 2, L / 2, W / 2,
-                 (z_body - 0.28) / 2, 0],
-                [-0.08 * L, 0, (z_body + H) / 2, cab, 0.45 * W,
+        z_mid = 0.3 + 0.55 * (z_body - 0.3)
+        rows = [[0, 0, (0.3 + z_mid) / 2, L / 2, W / 2,       # lower body
+                 (z_mid - 0.3) / 2, 0],
+                [-0.02 * L, 0, (z_mid + z_body) / 2, 0.47 * L,  # shoulder
+                 0.46 * W, (z_body - z_mid) / 2, 0],
+                [-0.08 * L, 0, (z_body + H) / 2, cab, 0.4 * W,  # cabin
                  (H - z_body) / 2, 0]]
     prims = make_primitives(BOX, rows, CAR, refl=refl)
     return prims, L / 2, W / 2
@@ -328,7 +336,7 @@ class SceneBuilder:
         rng = self.rng
         step = 0.5
         ext = 150.0  # street beyond the driven part, both ends
-        half_width = rng.uniform(6.2, 7.2)
+        half_width = rng.uniform(5.7, 6.7)
         lane = rng.uniform(1.6, 1.9)
         duration = self.n * SCAN_PERIOD
         if ego_xy_yaw is None:
@@ -357,7 +365,7 @@ class SceneBuilder:
         # the centre line is the ego path moved left by one lane
         normal = np.stack([-np.sin(path_h), np.cos(path_h)], axis=1)
         main = Street(path_xy + lane * normal, path_s, path_h, half_width,
-                      rng.uniform(2.5, 4.0), lane)
+                      rng.uniform(3.0, 5.0), lane)
         self.streets = [main]
         self.ego_s = ego_s
         x, y, _ = main.point(ego_s, -lane)
@@ -510,7 +518,7 @@ class SceneBuilder:
         self._add_static(make_primitives(
             ELLIPSOID, [x, y, th + 0.6 * cz, cr, cr * rng.uniform(0.8, 1.0),
                         cz, rng.uniform(0, np.pi)], VEGETATION,
-            refl=rng.uniform(0.3, 0.45), porosity=0.15, depth_jitter=0.3))
+            refl=rng.uniform(0.35, 0.5), porosity=0.15, depth_jitter=0.3))
 
     def _bush(self, x, y, yaw):
         rng = self.rng
@@ -518,7 +526,7 @@ class SceneBuilder:
         self._add_static(make_primitives(
             ELLIPSOID, [x, y, 0.4 * r, r, r * rng.uniform(0.6, 1.0),
                         rng.uniform(0.5, 0.9) * r, yaw], VEGETATION,
-            refl=rng.uniform(0.3, 0.45), porosity=0.1, depth_jitter=0.2))
+            refl=rng.uniform(0.35, 0.5), porosity=0.1, depth_jitter=0.2))
 
     def _building(self, k, side, sc, length, depth, height, setback):
         """Box parameters of a building beside street ``k`` at ``sc``, moved
@@ -540,6 +548,34 @@ class SceneBuilder:
                 continue
             return params if self._clear_of_streets(pts, -0.05) else None
         return None
+
+    def _facade(self, k, side, params, refl):
+        """Bays, balconies and steps on the street side of a building."""
+        rng = self.rng
+        x, y, _, hl, hd, hh, yaw = params
+        # the street-side face: towards the street, -side along the normal
+        nx, ny = np.sin(yaw) * side, -np.cos(yaw) * side
+        tx, ty = np.cos(yaw), np.sin(yaw)
+        rows = []
+        for _ in range(rng.integers(0, 2 * int(hl // 3) + 2)):
+            u = rng.uniform(-hl + 0.8, hl - 0.8)
+            w = rng.uniform(0.5, min(2.5, hl))
+            depth = rng.uniform(0.2, 0.9)
+            z0 = rng.choice([0.0, rng.uniform(2.5, max(2.6, 2 * hh - 2))])
+            z1 = min(2 * hh, z0 + rng.uniform(0.8, 3.0))
+            c = hd + depth / 2 - 0.05
+            rows.append([x + tx * u + nx * c, y + ty * u + ny * c,
+                         (z0 + z1) / 2, w / 2, depth / 2, (z1 - z0) / 2,
+                         yaw])
+        if rows:
+            rows = np.array(rows)
+            # balconies may hang over the sidewalk, ground-level bays not
+            ok = [r[2] - r[5] > 2.4 or self._clear_of_streets(r[None, :2],
+                                                                0.3)
+                  for r in rows]
+            if any(ok):
+                self._add_static(make_primitives(BOX, rows[ok], BUILDING,
+                                                 refl=refl))
 
     def _lots(self, k: int, side: int, s0: float, s1: float):
         """Buildings, fences, hedges and parks along one side of a street."""
@@ -566,10 +602,14 @@ class SceneBuilder:
                     if params is not None:
                         break
                 ok = params is not None
+                if not ok and rng.random() < 0.8:
+                    s += 3.0  # creep towards a corner: try again further on
+                    continue
                 if ok:
-                    refl = rng.uniform(0.2, 0.45)
+                    refl = rng.uniform(0.25, 0.45)
                     self._add_static(make_primitives(BOX, params, BUILDING,
                                                      refl=refl))
+                    self._facade(k, side, params, refl)
                     if rng.random() < 0.3 and height > 6:  # upper storey
                         h2 = rng.uniform(2.5, 5)
                         up = params.copy()
@@ -1027,7 +1067,8 @@ class Scene:
         line, 0 at the kerb); sidewalks and terrain lie at
         :data:`CURB_HEIGHT`; everything carries a gentle undulation of a
         few centimetres. The hit is found by fixed-point iteration on the
-        height field.
+        height field; the street coordinates of the first guess are found
+        once (nearest centre-line sample) and moved along with the hit.
 
         Args:
             origin: (3,) ray origin in the world [m].
@@ -1040,29 +1081,41 @@ class Scene:
         """
         n = len(D)
         dz = -D[:, 2]
-        t = (origin[2] - 0.5 * CURB_HEIGHT) / dz
-        p = origin[:2] + t[:, None] * D[:, :2]
-        cls, refl, base = self._classify(p)
-        for _ in range(3):
-            h = base + ground_undulation(self.waves, p)
-            t = (origin[2] - h) / dz
+        t0 = (origin[2] - 0.5 * CURB_HEIGHT) / dz
+        p0 = origin[:2] + t0[:, None] * D[:, :2]
+        proj = []
+        for st in self.streets:
+            s, lat, _, k = st.project(p0)
+            proj.append((s, lat, (D[:, :2] * st.tangent[k]).sum(1),
+                         (D[:, :2] * st.normal[k]).sum(1)))
+        t = t0
+        for _ in range(2):  # the height field is flat to a few cm: enough
+            cls, refl, base = self._classify(proj, t - t0)
             p = origin[:2] + t[:, None] * D[:, :2]
-        cls2, refl2, _ = self._classify(p)
-        # a ray that changes class on the way hits the kerb: keep its label
+            t = (origin[2] - base - ground_undulation(self.waves, p)) / dz
+        cls, refl, _ = self._classify(proj, t - t0)
         normal = np.zeros((n, 3))
         normal[:, 2] = 1.0
-        return t, cls2.astype(np.int32), refl2.astype(np.float32), normal
+        return t, cls.astype(np.int32), refl.astype(np.float32), normal
 
-    def _classify(self, xy: np.ndarray):
-        """Ground class, reflectivity and base height [m] at world points
-        (n, 2)."""
-        n = len(xy)
+    def _classify(self, proj, dt):
+        """Ground class, reflectivity and base height [m] of ground points.
+
+        Args:
+            proj: Per street ``(s, lat, ds/dt, dlat/dt)`` of the first
+                guesses, each (n,).
+            dt: (n,) distance along the rays from the first guesses [m].
+        """
+        n = len(dt)
         on_road = np.zeros(n, bool)
         on_walk = np.zeros(n, bool)
         marking = np.zeros(n, bool)
         road_lat = np.zeros(n)
-        for k, st in enumerate(self.streets):
-            s, lat, inside = st.frame(xy)
+        for k, (st, (s0, lat0, ds, dl)) in enumerate(zip(self.streets,
+                                                        proj)):
+            s = s0 + dt * ds
+            lat = lat0 + dt * dl
+            inside = (s >= st.s[0]) & (s <= st.s[-1])
             alat = np.abs(lat)
             if k == 0:
                 road_lat = np.where(inside, lat, 0.0)
@@ -1076,7 +1129,7 @@ class Scene:
         cls = np.full(n, TERRAIN)
         cls[on_walk] = SIDEWALK
         cls[on_road] = ROAD
-        refl = np.select([cls == ROAD, cls == SIDEWALK], [0.22, 0.3], 0.4)
+        refl = np.select([cls == ROAD, cls == SIDEWALK], [0.3, 0.4], 0.42)
         refl = np.where(on_road & marking, 0.75, refl)
         height = np.where(on_road, ROAD_CROWN * np.clip(
             1 - (road_lat / self.streets[0].half_width) ** 2, 0, 1),
