@@ -1,10 +1,13 @@
 """BEV picture of one frame: ground truth, prediction and moving errors.
 
 Usage:
-    python tools/visualize.py SEQ_DIR --frame 0 [--pred PRED.label]
-        [--no-labels] [--range 50] [--resolution 0.1] --out picture.png
+    python tools/visualize.py SEQ_DIR [SEQ_DIR ...] --frame 0 [0 ...]
+        [--pred PRED.label] [--no-labels] [--range 50] [--resolution 0.1]
+        --out picture.png
 
-``SEQ_DIR`` is a sequence folder (``velodyne/``, optionally ``labels/``).
+``SEQ_DIR`` is a sequence folder (``velodyne/``, optionally ``labels/``);
+several folders (one frame each) are drawn side by side, e.g. a synthetic
+and a real scan. ``--pred`` needs a single folder.
 Colours: static grey, movable blue, moving red, unlabeled dim; error panel:
 true positive green, false positive orange, false negative magenta. The
 picture looks down with +x (forward) up and +y (left) left; see
@@ -15,9 +18,10 @@ import argparse
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='BEV picture of a frame.')
-    parser.add_argument('seq_dir', help='sequence folder (velodyne/, '
-                        'labels/)')
-    parser.add_argument('--frame', type=int, default=0)
+    parser.add_argument('seq_dirs', nargs='+',
+                        help='sequence folders (velodyne/, labels/)')
+    parser.add_argument('--frame', type=int, nargs='+', default=[0],
+                        help='frame of each folder (one value: all)')
     parser.add_argument('--pred', default=None,
                         help='predictions .label file of the frame')
     parser.add_argument('--no-labels', action='store_true',
@@ -32,11 +36,20 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from kdmos_plugin.visualization import BEVGrid, frame_picture, save_png
+    from kdmos_plugin.visualization import (BEVGrid, frame_picture,
+                                            save_png, side_by_side)
     grid = BEVGrid((-args.range, args.range), (-args.range, args.range),
                    args.resolution)
-    image = frame_picture(args.seq_dir, args.frame, args.pred,
-                          not args.no_labels, grid)
+    frames = args.frame * len(args.seq_dirs) if len(args.frame) == 1 \
+        else args.frame
+    if len(frames) != len(args.seq_dirs):
+        raise SystemExit(f'{len(args.seq_dirs)} folders but {len(frames)} '
+                         f'frames')
+    if args.pred is not None and len(args.seq_dirs) > 1:
+        raise SystemExit('--pred needs a single sequence folder')
+    parts = [frame_picture(d, f, args.pred, not args.no_labels, grid)
+             for d, f in zip(args.seq_dirs, frames)]
+    image = side_by_side(parts) if len(parts) > 1 else parts[0]
     print(save_png(args.out, image))
 
 

@@ -267,8 +267,10 @@ def frame_picture(seq_dir: str, frame: int,
         gt = raw_to_mos(kitti_io.read_labels(label_path, len(points)),
                         label_path)
     panels = [render_bev(points, gt, grid)]
-    titles = [f'frame {frame:06d}: ' + ('ground truth' if gt is not None
-                                        else 'scan')]
+    name = osp.basename(osp.normpath(seq_dir))
+    titles = [f'{name} {frame:06d}: ' + (
+        f'ground truth, {len(points)} points' if gt is not None
+        else f'scan, {len(points)} points')]
     if pred_path is not None:
         pred = raw_to_mos(kitti_io.read_labels(pred_path, len(points)),
                           pred_path)

@@ -37,3 +37,16 @@ def test_tool_writes_ground_truth_prediction_and_errors(synthetic_root,
     assert img2.shape == (200, 200, 3)
     # without labels every point is drawn static grey: no red
     assert not (img2 == (255, 30, 30)).all(axis=-1).any()
+
+
+def test_tool_puts_several_folders_side_by_side(synthetic_root, tmp_path):
+    import cv2
+    import pytest
+    dirs = [osp.join(synthetic_root, 'sequences', s) for s in ('00', '08')]
+    tool = _load_tool()
+    out = str(tmp_path / 'two.png')
+    tool.main(dirs + ['--frame', '1', '4', '--range', '10', '--resolution',
+                      '0.5', '--out', out])
+    assert cv2.imread(out).shape == (40, 2 * 40 + 4, 3)
+    with pytest.raises(SystemExit, match='2 folders but 3 frames'):
+        tool.main(dirs + ['--frame', '1', '2', '3', '--out', out])

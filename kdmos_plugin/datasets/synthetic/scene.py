@@ -31,6 +31,8 @@ MOVING_ID = {CAR: 252, BICYCLIST: 253, PERSON: 254}
 
 #: An agent faster than this [m/s] in a scan is labelled moving there.
 MOVING_SPEED = 0.2
+#: Agents farther than this from the ego vehicle [m] are not simulated.
+ACTIVE_RADIUS = 100.0
 #: Scan period [s] (10 Hz).
 SCAN_PERIOD = 0.1
 #: Height of the sidewalks and of the terrain above the road edge [m].
@@ -217,6 +219,9 @@ class Agent:
         speed: (N,) speed at the scan times [m/s].
         half_length, half_width: Footprint for collision checks [m].
         kind: A short description (e.g. ``'oncoming car'``).
+        active: (N,) bool, the agent is within :data:`ACTIVE_RADIUS` of
+            the ego vehicle (elsewhere it is not simulated: not drawn and
+            not checked for collisions).
     """
     sem: int
     inst: int
@@ -226,6 +231,7 @@ class Agent:
     half_length: float
     half_width: float
     kind: str = ''
+    active: np.ndarray = None
 
     def moving(self, i: int) -> bool:
         """True if the agent moves in scan ``i``."""
@@ -754,7 +760,9 @@ class SceneBuilder:
         xb, yb, _ = traj(t + 0.05)
         speed = np.hypot(xb - xa, yb - ya) / 0.1
         poses = np.stack([x, y, yaw], axis=1)
-        return Agent(sem, 0, prims, poses, speed, hl, hw, kind)
+        active = np.hypot(x - self.ego_xy[:, 0], y - self.ego_xy[:, 1]) \
+            < ACTIVE_RADIUS
+        return Agent(sem, 0, prims, poses, speed, hl, hw, kind, active)
 
     def _along(self, k, s_fn, lat, backwards=False):
         st = self.streets[k]
@@ -907,7 +915,7 @@ class SceneBuilder:
                     continue
                 side = rng.choice([-1, 1])
                 lat = side * (st.half_width + rng.uniform(
-                    1.45, max(1.5, st.sidewalk - 1.2)))
+                    1.6, max(1.65, st.sidewalk - 1.35)))
                 u = rng.random()
                 v = 0.0 if u < 0.3 else (rng.uniform(0.8, 1.8) if u < 0.85
                                          else rng.uniform(2.2, 3.2))
@@ -976,18 +984,21 @@ class SceneBuilder:
 
     def _conflict(self, ag, s_xy, s_yaw, s_hl, s_hw) -> str:
         """What an agent overlaps in some scan ('' if nothing)."""
-        xy, yaw = ag.poses[:, :2], ag.poses[:, 2]
+        if not ag.active.any():
+            return 'never near the ego vehicle'
+        act = ag.active
+        xy, yaw = ag.poses[act, :2], ag.poses[act, 2]
         hl, hw = ag.half_length + 0.1, ag.half_width + 0.1
-        if self._overlap(xy, yaw, hl, hw, self.ego_xy, self.ego_yaw, 2.4,
-                         1.05).any():
+        if self._overlap(xy, yaw, hl, hw, self.ego_xy[act], self.ego_yaw[act],
+                         2.4, 1.05).any():
             return 'ego'
         for other in self.agents:
-            oxy = other.poses[:, :2]
-            near = np.hypot(*(oxy - xy).T) < hl + hw + \
-                other.half_length + other.half_width
+            oxy = other.poses[act, :2]
+            near = (np.hypot(*(oxy - xy).T) < hl + hw + other.half_length
+                    + other.half_width) & other.active[act]
             if near.any() and self._overlap(
                     xy[near], yaw[near], hl, hw, oxy[near],
-                    other.poses[near, 2], other.half_length,
+                    other.poses[act][near, 2], other.half_length,
                     other.half_width).any():
                 return other.kind
         if len(s_xy):
@@ -1058,7 +1069,8 @@ class Scene:
         rows with their per-scan labels)."""
         return Primitives.concat(
             [self.static] + [ag.primitives(i, j)
-                             for j, ag in enumerate(self.agents)])
+                             for j, ag in enumerate(self.agents)
+                             if ag.active[i]])
 
     def ground(self, origin: np.ndarray, D: np.ndarray):
         """Hit of the ground surface.
