@@ -1,0 +1,185 @@
+"""End to end: distil with tools/train.py (offline logits and online teacher),
+resume, then tools/test.py on the checkpoint with the student config, and
+benchmark files with one label per point."""
+import itertools
+import os
+import os.path as osp
+import runpy
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+CONFIGS = osp.join(REPO, 'configs', 'kdmos')
+
+# two iterations (2 scans, batch 1), a val pass on 2 scans, a narrow student
+SMALL_RUN = [
+    'train_cfg.max_epochs=1', 'train_cfg.val_begin=1',
+    'train_dataloader.batch_size=1', 'train_dataloader.dataset.indices=2',
+    'val_dataloader.dataset.indices=2', 'default_hooks.logger.interval=1',
+    'model.student.voxel_encoder.feat_channels=(8,8,16,16)',
+    'model.student.voxel_encoder.out_channels=8',
+    'model.student.backbone.in_channels=8',
+    'model.student.backbone.channels=(8,8,16,16,16)',
+    'model.student.backbone.motion_widths=(4,4,8,8)'
+]
+#: the same narrow student for tools/test.py with student_bev_synthetic.py
+SMALL_STUDENT = [o.replace('model.student.', 'model.') for o in SMALL_RUN
+                 if o.startswith('model.student.')]
+
+
+_RUNS = itertools.count()
+
+
+def run_tool(name, *args, options=()):
+    """Run tools/<name>.py in this process, as from the command line, with
+    ``--cfg-options``. Every run gets its own visualizer (mmengine keeps
+    instances by name, so in one process a second Runner would otherwise
+    write its scalars into the first one's folder)."""
+    argv = sys.argv
+    options = list(options) + [f'visualizer.name=kd_e2e_{next(_RUNS)}']
+    sys.argv = [osp.join(REPO, 'tools', name)] + [
+        str(a) for a in args] + ['--cfg-options'] + [str(o) for o in options]
+    try:
+        runpy.run_path(sys.argv[0], run_name='__main__')
+    finally:
+        sys.argv = argv
+
+
+@pytest.fixture(scope='module')
+def workspace(synthetic_root, tmp_path_factory):
+    """A working directory laid out as the synthetic configs expect:
+    data/synthetic_mos (train 00-02, val 08, unlabeled 11), random offline
+    teacher logits in data/synthetic_mos_teacher_logits, a teacher
+    checkpoint; the tests run from it."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.checkpoint import get_state_dict, save_checkpoint
+
+    from kdmos_plugin.apis.teacher_logits import logits_path, save_logits
+    from kdmos_plugin.datasets.kitti_io import read_points
+    from mmdet3d.registry import MODELS
+
+    work = tmp_path_factory.mktemp('kd_e2e')
+    seqs = work / 'data' / 'synthetic_mos' / 'sequences'
+    seqs.mkdir(parents=True)
+    src = osp.join(synthetic_root, 'sequences')
+    for seq, origin in (('00', '00'), ('01', '00'), ('02', '00'),
+                        ('08', '08')):
+        os.symlink(osp.join(src, origin), seqs / seq)
+    # the hidden-test layout: scans and poses, no labels
+    (seqs / '11').mkdir()
+    for item in ('velodyne', 'poses.txt', 'calib.txt'):
+        os.symlink(osp.join(src, '08', item), seqs / '11' / item)
+    rng = np.random.default_rng(0)
+    logits_root = str(work / 'data' / 'synthetic_mos_teacher_logits')
+    for seq in ('00', '01', '02'):
+        for name in sorted(os.listdir(seqs / seq / 'velodyne')):
+            n = len(read_points(str(seqs / seq / 'velodyne' / name)))
+            save_logits(logits_path(logits_root, seq, int(name[:6])),
+                        rng.normal(0, 3, (n, 4)), 'float16')
+    init_default_scope('mmdet3d')
+    teacher_cfg = osp.join(CONFIGS, 'teacher_sparse4d_synthetic.py')
+    teacher = MODELS.build(Config.fromfile(teacher_cfg).model)
+    save_checkpoint({'state_dict': get_state_dict(teacher)},
+                    str(work / 'teacher.pth'))
+    cwd = os.getcwd()
+    os.chdir(work)
+    yield work
+    os.chdir(cwd)
+
+
+def _scalars(work_dir):
+    """The logged records of the runs in a work dir (mmengine's json logs:
+    scalars.json of training, <timestamp>.json of testing)."""
+    import json
+    found = []
+    for root, _, files in os.walk(work_dir):
+        for f in sorted(files):
+            if f.endswith('.json'):
+                with open(osp.join(root, f)) as fh:
+                    found += [json.loads(line) for line in fh]
+    return found
+
+
+def _check_submission(out_dir, seq, root):
+    labels = sorted(os.listdir(osp.join(out_dir, 'sequences', seq,
+                                        'predictions')))
+    assert labels
+    for name in labels:
+        pred = np.fromfile(
+            osp.join(out_dir, 'sequences', seq, 'predictions', name),
+            dtype=np.uint32)
+        scan = np.fromfile(
+            osp.join(root, 'sequences', seq, 'velodyne',
+                     name.replace('.label', '.bin')), dtype=np.float32)
+        assert len(pred) * 4 == len(scan)  # one label per point
+        assert set(np.unique(pred)) <= {9, 251}
+    return labels
+
+
+@pytest.mark.parametrize('online', [False, True], ids=['offline', 'online'])
+def test_distil_resume_and_test(workspace, online):
+    name = 'student_kd_online_synthetic' if online else 'student_kd_synthetic'
+    work_dir = workspace / f'work_{name}'
+    options = list(SMALL_RUN)
+    if online:
+        options += [
+            'model.teacher.config=' +
+            osp.join(CONFIGS, 'teacher_sparse4d_synthetic.py'),
+            f'model.teacher.checkpoint={workspace / "teacher.pth"}'
+        ]
+    config = osp.join(CONFIGS, name + '.py')
+    run_tool('train.py', config, '--work-dir', work_dir, options=options)
+    ckpt = work_dir / 'epoch_1.pth'
+    assert ckpt.is_file()
+    scalars = _scalars(work_dir)
+    train_logs = [s for s in scalars if 'loss_tckd' in s]
+    assert sorted({s['iter'] for s in train_logs}) == [1, 2]
+    for s in train_logs:
+        assert np.isfinite(s['loss_nckd']) and s['loss_nckd'] > 0
+        assert {'loss_ce', 'loss_lovasz'} <= set(s)
+    val_iou = {s['mos/IoU_moving'] for s in scalars if 'mos/IoU_moving' in s}
+    assert len(val_iou) == 1  # one validation (logged in two files)
+    assert list(work_dir.glob('best_mos_IoU_moving_epoch_1.pth'))
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    assert not any(k.startswith(('student.', 'teacher.'))
+                   for k in state['state_dict'])
+
+    # resume: epoch 2 continues from epoch 1 (optimizer, scheduler, model)
+    run_tool('train.py', config, '--work-dir', work_dir, '--resume',
+             options=options + ['train_cfg.max_epochs=2'])
+    assert (work_dir / 'epoch_2.pth').is_file()
+    resumed = torch.load(work_dir / 'epoch_2.pth', map_location='cpu',
+                         weights_only=False)
+    assert resumed['meta']['epoch'] == 2 and resumed['meta']['iter'] == 4
+
+    # the checkpoint straight into the student config, with benchmark files
+    out = workspace / f'submit_{name}'
+    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'), ckpt,
+             '--work-dir', workspace / f'test_{name}', '--submit', out,
+             options=['test_dataloader.dataset.indices=2'] + SMALL_STUDENT)
+    assert len(_check_submission(out, '08', 'data/synthetic_mos')) == 2
+    # the student config scores the checkpoint as the distiller's val did
+    test_iou = {s['mos/IoU_moving'] for s in _scalars(
+        workspace / f'test_{name}') if 'mos/IoU_moving' in s}
+    assert len(test_iou) == 1
+    assert test_iou.pop() == pytest.approx(val_iou.pop(), abs=1e-12)
+
+
+def test_submission_on_unlabeled_split(workspace):
+    """format_only on a split without labels: files only."""
+    work_dir = workspace / 'work_student_kd_synthetic'
+    ckpt = work_dir / 'epoch_1.pth'
+    if not ckpt.is_file():  # run alone: make a checkpoint first
+        run_tool('train.py', osp.join(CONFIGS, 'student_kd_synthetic.py'),
+                 '--work-dir', work_dir, options=SMALL_RUN)
+    out = workspace / 'submit_test'
+    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'), ckpt,
+             '--work-dir', workspace / 'test_unlabeled', '--split', 'test',
+             '--submit', out,
+             options=['test_dataloader.dataset.sequences=[11]',
+                      'test_dataloader.dataset.indices=3'] + SMALL_STUDENT)
+    assert len(_check_submission(out, '11', 'data/synthetic_mos')) == 3
