@@ -26,7 +26,8 @@ class LoadMOSScans(BaseTransform):
     - lidar_path (str)
     - scan_index (int): position ``t`` of the scan in its sequence
     - seq_info (dict): ``lidar_paths`` (list[str]), ``lidar_poses``
-      ((S, 4, 4) float64 or None)
+      ((S, 4, 4) float64 or None), optional ``scan_cache`` ({index:
+      (N, 4) float32}) of scans already in memory
 
     Added Keys:
 
@@ -71,7 +72,12 @@ class LoadMOSScans(BaseTransform):
         poses: Optional[np.ndarray] = seq_info.get('lidar_poses')
         t = int(results['scan_index'])
         seq_len = len(paths)
-        points = read_points(results['lidar_path'])
+        # In-memory scans (``seq_info['scan_cache']``: {index: (N, 4)}) are
+        # used instead of the files; the streaming inference passes them.
+        cache: Dict[int, np.ndarray] = dict(seq_info.get('scan_cache') or {})
+        if t not in cache:
+            cache[t] = read_points(results['lidar_path'])
+        points = cache[t]
         if results.get('num_points') is not None and \
                 int(results['num_points']) != len(points):
             raise ValueError(
@@ -88,8 +94,6 @@ class LoadMOSScans(BaseTransform):
                 f'the sequence poses (dataset load_poses=True)')
         cur_pose = poses[t] if poses is not None else np.eye(4)
         results['lidar_pose'] = cur_pose
-
-        cache: Dict[int, np.ndarray] = {t: points}
 
         def load(j: int) -> np.ndarray:
             if j not in cache:

@@ -1,0 +1,198 @@
+"""Run a trained MOS model on scans: a whole folder, or one scan at a time.
+
+>>> model, pipeline = init_mos_model('configs/kdmos/student_bev.py', 'ckpt.pth')
+>>> for path, labels in infer_sequence(model, pipeline, paths, poses):
+...     write_labels(out_dir / Path(path).with_suffix('.label').name, labels)
+
+>>> streamer = MOSStreamer(model, pipeline)
+>>> labels = streamer.step(points, pose)       # (N,) train ids of this scan
+
+Sensor settings (grid, bounds, number of past scans, motion mode) come from
+the config's ``test_dataloader`` pipeline; ground-truth loading steps
+(``LoadMOSLabels``, ``LoadTeacherLogits``) are dropped.
+"""
+import copy
+from collections import deque
+from typing import Deque, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from torch import nn
+
+from mmdet3d.registry import MODELS
+
+#: Pipeline steps that need ground truth; inference drops them.
+GT_STEPS = ('LoadMOSLabels', 'LoadTeacherLogits')
+
+
+def init_mos_model(config: Union[str, Config],
+                   checkpoint: Optional[str] = None,
+                   device: str = 'cpu') -> Tuple[nn.Module, Compose]:
+    """Build the model and the inference pipeline of a config.
+
+    Args:
+        config (str | Config): A student or teacher config (a distiller
+            config gives its student).
+        checkpoint (str, optional): Weights (loaded with weights_only=True
+            through the plugin's checkpoint loader).
+        device (str): ``cpu`` or ``cuda[:i]``.
+
+    Returns:
+        tuple: the model in eval mode on ``device``, and the pipeline.
+    """
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if model_cfg.get('type') == 'MOSDistiller':
+        model_cfg = model_cfg['student']
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    model.to(device).eval()
+    return model, build_inference_pipeline(cfg)
+
+
+def build_inference_pipeline(cfg: Config) -> Compose:
+    """The config's test pipeline without its ground-truth steps."""
+    steps = [
+        copy.deepcopy(step) for step in cfg.test_dataloader.dataset.pipeline
+        if step['type'] not in GT_STEPS
+    ]
+    return Compose(steps)
+
+
+def _pipeline_step(pipeline: Compose, type_name: str):
+    for step in pipeline.transforms:
+        if type(step).__name__ == type_name:
+            return step
+    return None
+
+
+@torch.inference_mode()
+def predict_packed(model: nn.Module, packed: List[dict]) -> List[np.ndarray]:
+    """Predicted train ids of packed samples.
+
+    Args:
+        model: A :class:`BaseMOSSegmentor`.
+        packed: Outputs of the pipeline (``PackMOSInputs``).
+
+    Returns:
+        list[np.ndarray]: (N_b,) int64 train ids per sample, file order.
+    """
+    data = model.data_preprocessor(pseudo_collate(packed), False)
+    samples = model.predict(data['inputs'], data['data_samples'])
+    return [s.pred_pts_seg.pts_semantic_mask.cpu().numpy() for s in samples]
+
+
+def infer_sequence(model: nn.Module,
+                   pipeline: Compose,
+                   lidar_paths: Sequence[str],
+                   lidar_poses: Optional[np.ndarray] = None,
+                   sequence: str = '00') -> Iterator[Tuple[str, np.ndarray]]:
+    """Predict every scan of one sequence.
+
+    Args:
+        model: A MOS segmentor in eval mode.
+        pipeline: From :func:`init_mos_model`.
+        lidar_paths: The ``.bin`` scans in time order.
+        lidar_poses: (S, 4, 4) LiDAR poses in a common frame; ``None``
+            means a sensor that does not move (identity poses).
+        sequence: Name used in the data samples.
+
+    Yields:
+        tuple: (path, (N,) int64 train ids) for each scan, in order.
+    """
+    poses = _check_poses(lidar_poses, len(lidar_paths))
+    seq_info = dict(lidar_paths=list(lidar_paths), lidar_poses=poses,
+                    sequence=sequence)
+    for t, path in enumerate(lidar_paths):
+        results = dict(lidar_path=path, scan_index=t, seq_info=seq_info,
+                       sequence=sequence, frame_id=t)
+        yield path, predict_packed(model, [pipeline(results)])[0]
+
+
+def _check_poses(poses: Optional[np.ndarray], num: int) -> np.ndarray:
+    if poses is None:
+        return np.tile(np.eye(4), (num, 1, 1))
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.shape != (num, 4, 4):
+        raise ValueError(f'expected ({num}, 4, 4) poses for {num} scans, '
+                         f'got {poses.shape}')
+    return poses
+
+
+class MOSStreamer:
+    """Online moving-object segmentation, one scan at a time.
+
+    Keeps the last ``K`` scans (``K`` = ``num_past`` of the pipeline's
+    ``LoadMOSScans``) and their poses in a bounded buffer and runs the same
+    pipeline and model as :func:`infer_sequence`, so it returns the same
+    labels as the batch inference of the same scans. The motion features
+    must be causal (``MOSMotionFeatures(mode='causal')``): the reference
+    features look 7 scans ahead.
+
+    Args:
+        model: A MOS segmentor in eval mode.
+        pipeline: From :func:`init_mos_model`.
+    """
+
+    def __init__(self, model: nn.Module, pipeline: Compose) -> None:
+        loader = _pipeline_step(pipeline, 'LoadMOSScans')
+        if loader is None:
+            raise ValueError('the pipeline has no LoadMOSScans step')
+        if loader.num_future > 0:
+            raise ValueError(
+                'MOSStreamer needs causal features; the pipeline loads '
+                f'{loader.num_future} future scans (reference motion mode)')
+        motion = _pipeline_step(pipeline, 'MOSMotionFeatures')
+        if motion is not None and motion.mode != 'causal':
+            raise ValueError(f'MOSStreamer needs MOSMotionFeatures(mode='
+                             f"'causal'), the pipeline has {motion.mode!r}")
+        self.model = model
+        self.pipeline = pipeline
+        self.num_past = loader.num_past
+        self.buffer: Deque[Tuple[np.ndarray, np.ndarray]] = deque(
+            maxlen=self.num_past + 1)
+        self.count = 0
+
+    def reset(self) -> None:
+        """Forget the past scans (a new sequence starts)."""
+        self.buffer.clear()
+        self.count = 0
+
+    def step(self,
+             points: np.ndarray,
+             pose: Optional[np.ndarray] = None) -> np.ndarray:
+        """Segment one scan.
+
+        Args:
+            points (np.ndarray): (N, 4) float32 x, y, z [m], intensity.
+            pose (np.ndarray, optional): (4, 4) LiDAR pose in the frame of
+                the previous poses; ``None`` = identity (static sensor).
+
+        Returns:
+            np.ndarray: (N,) int64 train ids (0 unlabeled, 1 static,
+            2 movable, 3 moving).
+        """
+        points = np.ascontiguousarray(points, dtype=np.float32)
+        if points.ndim != 2 or points.shape[1] != 4:
+            raise ValueError(f'scan {self.count}: expected (N, 4) points, '
+                             f'got {points.shape}')
+        pose = np.eye(4) if pose is None else np.asarray(pose, np.float64)
+        self.buffer.append((points, pose))
+        names = [f'stream/{self.count - len(self.buffer) + 1 + i:06d}'
+                 for i in range(len(self.buffer))]
+        seq_info = dict(
+            lidar_paths=names,
+            lidar_poses=np.stack([p for _, p in self.buffer]),
+            sequence='stream',
+            scan_cache={i: pts for i, (pts, _) in enumerate(self.buffer)})
+        t = len(self.buffer) - 1
+        results = dict(lidar_path=names[t], scan_index=t, seq_info=seq_info,
+                       sequence='stream', frame_id=self.count)
+        self.count += 1
+        return predict_packed(self.model, [self.pipeline(results)])[0]
