@@ -120,14 +120,16 @@ def test_time_axis_is_the_last_coordinate(time_kernel, mixes):
 
 
 def test_bad_arguments_are_refused():
-    kw = dict(channels=(4, 8), time_kernel=1, temporal_strides=2)
+    kw = dict(channels=(4, 8), num_blocks=1, time_kernel=1,
+              temporal_strides=2)
     with pytest.raises(ValueError, match='odd'):
         SparseUNet4D(**dict(kw, time_kernel=2))
     with pytest.raises(ValueError, match='temporal_strides'):
         SparseUNet4D(**dict(kw, temporal_strides=(3, )))
     with pytest.raises(ValueError, match='decoder_channels'):
         SparseUNet4D(**dict(kw, decoder_channels=(4, 4)))
-    net = SparseUNet4D(in_channels=2, channels=(4, ), time_kernel=1,
+    net = SparseUNet4D(in_channels=2, channels=(4, ), num_blocks=1,
+                       time_kernel=1,
                        temporal_strides=())
     with pytest.raises(ValueError, match=r'\(V, 5\)'):
         net(torch.zeros(3, 2), torch.zeros(3, 4, dtype=torch.int32))
