@@ -130,7 +130,7 @@ def intersect_ellipsoid(D: np.ndarray, params: np.ndarray
     ds = dl / half
     os_ = ol / half
     a = (ds * ds).sum(axis=1)
-    b = 2.0 * (ds @ os_)
+    b = 2.0 * (ds[:, 0] * os_[0] + ds[:, 1] * os_[1] + ds[:, 2] * os_[2])
     c = float(os_ @ os_) - 1.0
     disc = b * b - 4.0 * a * c
     t = (-b - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * a)

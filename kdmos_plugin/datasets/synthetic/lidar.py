@@ -172,7 +172,10 @@ class LidarModel:
         origin = pose[:3, 3]
         yaw = float(np.arctan2(R[1, 0], R[0, 0]))
         tilt = float(np.arccos(np.clip(R[2, 2], -1, 1))) + np.deg2rad(0.2)
-        D = self.dirs @ R.T  # (B, C, 3) world-aligned unit rays
+        # (B, C, 3) world-aligned unit rays (written out: no BLAS threads)
+        D = self.dirs[..., 0, None] * R[:, 0] + \
+            self.dirs[..., 1, None] * R[:, 1] + \
+            self.dirs[..., 2, None] * R[:, 2]
         B, C = self.num_beams, self.num_columns
         t = np.full((B, C), np.inf)
         pid = np.full((B, C), -2, dtype=np.int64)

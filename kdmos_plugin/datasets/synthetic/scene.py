@@ -45,8 +45,10 @@ def ground_undulation(waves: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Height [m] of the ground undulation at points ``xy (n, 2)``; waves
     (K, 4) rows ``amplitude [m], kx, ky [rad/m], phase``."""
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    arg = xy @ waves[:, 1:3].T + waves[:, 3]
-    return np.sin(arg) @ waves[:, 0]
+    h = np.zeros(len(xy))
+    for amp, kx, ky, phase in waves:  # no BLAS: slow on a busy machine
+        h += amp * np.sin(kx * xy[:, 0] + ky * xy[:, 1] + phase)
+    return h
 
 
 def _wrap(a):
@@ -77,6 +79,7 @@ class Street:
         self.normal = np.stack([-self.tangent[:, 1], self.tangent[:, 0]],
                                axis=1)
         self._tree = cKDTree(self.xy)
+        self.straight = bool(np.ptp(self.heading) < 1e-9) and len(self.s) > 1
 
     @property
     def outer(self) -> float:
@@ -101,7 +104,13 @@ class Street:
     def project(self, xy: np.ndarray):
         """:meth:`frame` plus (n,) the index of the nearest sample."""
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        _, k = self._tree.query(xy)
+        if self.straight:  # closed form: the sample at the projection
+            u = (xy[:, 0] - self.xy[0, 0]) * self.tangent[0, 0] + \
+                (xy[:, 1] - self.xy[0, 1]) * self.tangent[0, 1]
+            step = self.s[1] - self.s[0]
+            k = np.clip(np.rint(u / step), 0, len(self.s) - 1).astype(np.int64)
+        else:  # nearest sample; approximate (eps) is exact enough here
+            _, k = self._tree.query(xy, eps=0.5)
         d = xy - self.xy[k]
         along = (d * self.tangent[k]).sum(axis=1)
         lat = (d * self.normal[k]).sum(axis=1)
@@ -440,7 +449,8 @@ class SceneBuilder:
                 while j < self.n and slow[j]:
                     j += 1
                 if j - i >= 10 or (i == 0 and j == self.n):
-                    stops.append((self.times[i], self.times[j - 1]))
+                    stops.append((float(self.times[i]),
+                                  float(self.times[j - 1])))
                 i = j
             else:
                 i += 1
