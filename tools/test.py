@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis import load_config
+from kdmos_plugin.apis.checkpoint import check_checkpoint_matches
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,7 +62,9 @@ def main() -> None:
     if args.submit:
         cfg.test_evaluator.submission_prefix = args.submit
         cfg.test_evaluator.format_only = args.split == 'test'
-    metrics = Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(cfg)
+    check_checkpoint_matches(runner.model, args.checkpoint)
+    metrics = runner.test()
     if args.metrics_out:
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_out).write_text(

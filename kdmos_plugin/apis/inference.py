@@ -20,10 +20,10 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import nn
 
 from mmdet3d.registry import MODELS
+from .checkpoint import check_checkpoint_matches
 
 #: Pipeline steps that need ground truth; inference drops them.
 GT_STEPS = ('LoadMOSLabels', 'LoadTeacherLogits')
@@ -51,7 +51,7 @@ def init_mos_model(config: Union[str, Config],
         model_cfg = model_cfg['student']
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        model.load_state_dict(check_checkpoint_matches(model, checkpoint))
     model.to(device).eval()
     return model, build_inference_pipeline(cfg)
 
