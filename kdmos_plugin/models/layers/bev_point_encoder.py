@@ -1,6 +1,7 @@
 """Point MLP + per-pillar max pooling into appearance and motion BEV maps."""
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
@@ -64,6 +65,36 @@ class BEVPointEncoder(nn.Module):
         self.compression = nn.Sequential(
             nn.Linear(feat_channels[-1], out_channels), nn.ReLU(inplace=True))
 
+    def point_mlp(self, x: Tensor,
+                  defer_last_bias: bool = False) -> Tuple[Tensor, Tensor]:
+        """Per-point MLP (N, in) -> (N, feat_channels[-1]).
+
+        In eval mode the BatchNorm layers are folded into the Linear layers
+        (one matrix product + in-place ReLU per layer, no separate
+        normalisation passes over the N points); in training mode
+        ``self.mlp`` runs as is.
+
+        Args:
+            x (Tensor): (N, in) appearance features.
+            defer_last_bias (bool): In eval mode, leave the bias of the last
+                Linear out and return it separately. A per-channel constant
+                commutes with the per-pillar max, so it can be added to the
+                (V, C) pooled features instead of the (N, C) point features.
+
+        Returns:
+            tuple[Tensor, Tensor | None]: features (N, C) and the deferred
+            bias (C,) or None.
+        """
+        if self.training:
+            return self.mlp(x), None
+        layers = fold_linear_bn(self.mlp)
+        for weight, bias in layers[:-1]:
+            x = torch.addmm(bias, x, weight.t()).relu_()
+        weight, bias = layers[-1]
+        if defer_last_bias:
+            return torch.mm(x, weight.t()), bias
+        return torch.addmm(bias, x, weight.t()), None
+
     def forward(self, point_feats: Tensor, grid_ind: Tensor,
                 batch_idx: Tensor, batch_size: int) -> Tuple[Tensor, Tensor]:
         """Pool the points of a batch into BEV maps.
@@ -85,10 +116,14 @@ class BEVPointEncoder(nn.Module):
                 f'{self.in_channels} appearance + {self.motion_channels} '
                 f'motion channels, got {tuple(point_feats.shape)}')
         keys = pillar_keys(grid_ind, batch_idx, self.bev_shape)
-        pillars, inverse = unique_pillars(keys)
+        pillars, inverse = unique_pillars(
+            keys, batch_size * self.bev_shape[0] * self.bev_shape[1])
         num = pillars.numel()
-        feats = self.mlp(point_feats[:, :self.in_channels])
+        feats, bias = self.point_mlp(point_feats[:, :self.in_channels],
+                                     defer_last_bias=True)
         pooled = pillar_max(feats, inverse, num, self.reduce_backend)
+        if bias is not None:
+            pooled = pooled + bias
         appearance = scatter_to_bev(
             self.compression(pooled), pillars, batch_size, self.bev_shape)
         motion_in = point_feats[:, self.in_channels:]
@@ -99,3 +134,43 @@ class BEVPointEncoder(nn.Module):
         else:
             motion = point_feats.new_zeros(batch_size, 0, *self.bev_shape)
         return appearance, motion
+
+
+def fold_linear_bn(mlp: nn.Sequential) -> List[Tuple[Tensor, Tensor]]:
+    """Fold eval-mode BatchNorm1d layers into the Linear layers of an MLP.
+
+    ``mlp`` is ``[BN1d], Linear, [BN1d], [ReLU], Linear, ...``: a BN before a
+    Linear folds into its input side, a BN after it into its output side;
+    ReLUs separate the layers.
+
+    Args:
+        mlp (nn.Sequential): The MLP (BatchNorm layers use running stats).
+
+    Returns:
+        list[tuple[Tensor, Tensor]]: (weight (out, in), bias (out,)) per
+        Linear; ReLU follows every layer but the last.
+    """
+    layers: List[List[Tensor]] = []
+    in_scale = in_shift = None
+    for module in mlp:
+        if isinstance(module, nn.BatchNorm1d):
+            scale = module.weight / torch.sqrt(module.running_var +
+                                               module.eps)
+            shift = module.bias - module.running_mean * scale
+            if layers:
+                w, b = layers[-1]
+                layers[-1] = [w * scale[:, None], b * scale + shift]
+            else:
+                in_scale, in_shift = scale, shift
+        elif isinstance(module, nn.Linear):
+            w = module.weight
+            b = module.bias if module.bias is not None else w.new_zeros(
+                w.shape[0])
+            if in_scale is not None:
+                b = b + w @ in_shift
+                w = w * in_scale[None, :]
+                in_scale = in_shift = None
+            layers.append([w, b])
+        elif not isinstance(module, nn.ReLU):
+            raise TypeError(f'fold_linear_bn: unsupported layer {module}')
+    return [(w, b) for w, b in layers]

@@ -31,20 +31,47 @@ class CircularConvBNAct(nn.Sequential):
 
     Submodules ``0`` (conv), ``1`` (norm), ``2`` (activation).
 
+    Training runs pad -> conv -> BN -> LeakyReLU literally. In eval mode
+    (with ``fuse_eval``, the default) the BatchNorm is folded into the
+    convolution and the circular padding is done without copying the map:
+    one zero-padded convolution of the whole map plus a 4-column
+    convolution that recomputes the two wrapped border columns.
+
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
+        fuse_eval (bool): Use the fused eval path.
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int,
+                 fuse_eval: bool = True) -> None:
         super().__init__(
             nn.Conv2d(in_channels, out_channels, 3, padding=(1, 0)),
             nn.BatchNorm2d(out_channels),
             nn.LeakyReLU(0.01, inplace=True))
+        self.fuse_eval = fuse_eval
+
+    def folded_weights(self) -> Tuple[Tensor, Tensor]:
+        """Conv weight (O, I, 3, 3) and bias (O,) with the eval BN folded."""
+        conv, norm = self[0], self[1]
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(
+            scale)
+        return (conv.weight * scale.view(-1, 1, 1, 1),
+                (bias - norm.running_mean) * scale + norm.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, R, P) -> (B, C_out, R, P)."""
-        return super().forward(circular_pad_phi(x))
+        if self.training or not self.fuse_eval or x.shape[-1] < 2:
+            return super().forward(circular_pad_phi(x))
+        weight, bias = self.folded_weights()
+        out = F.conv2d(x, weight, bias, padding=(1, 1))
+        # columns P-2, P-1, 0, 1 -> the outputs of columns P-1 and 0
+        edge = F.conv2d(torch.cat([x[..., -2:], x[..., :2]], dim=-1), weight,
+                        bias, padding=(1, 0))
+        out[..., -1:] = edge[..., :1]
+        out[..., :1] = edge[..., 1:]
+        return F.leaky_relu_(out, self[2].negative_slope)
 
 
 class DoubleConvCircular(nn.Module):

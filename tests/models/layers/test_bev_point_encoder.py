@@ -24,6 +24,9 @@ def test_bev_maps_match_literal_pooling():
     with torch.no_grad():
         app, mot = enc(feats, grid, batch_idx, 2)
         point_out = enc.mlp(feats[:, :9])
+        no_bias, bias = enc.point_mlp(feats[:, :9], defer_last_bias=True)
+        torch.testing.assert_close(no_bias + bias, point_out, atol=1e-5,
+                                   rtol=1e-5)
         ref_app = torch.zeros(2, 32, *shape)
         ref_mot = torch.zeros(2, 2, *shape)
         for b in range(2):
@@ -45,3 +48,23 @@ def test_rejects_wrong_feature_width():
     with pytest.raises(ValueError, match='9 appearance'):
         enc(torch.zeros(3, 9), torch.zeros(3, 3, dtype=torch.long),
             torch.zeros(3, dtype=torch.long), 1)
+
+
+def test_eval_mlp_folds_batchnorm_exactly():
+    torch.manual_seed(0)
+    enc = BEVPointEncoder(bev_shape=(4, 4))
+    for m in enc.mlp:
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.normal_()
+            m.bias.data.normal_()
+    enc.eval()
+    x = torch.randn(50, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(enc.point_mlp(x)[0], enc.mlp(x),
+                                   atol=1e-4, rtol=1e-4)
+    enc.train()
+    out, bias = enc.point_mlp(x, defer_last_bias=True)
+    assert bias is None
+    torch.testing.assert_close(out, enc.mlp(x))

@@ -20,6 +20,11 @@ def test_conv_is_equivariant_to_azimuth_rotation():
     """Rolling the input along phi rolls the output: the map wraps."""
     torch.manual_seed(0)
     conv = CircularConvBNAct(3, 5).eval()
+    bn = conv[1]
+    bn.running_mean.normal_()
+    bn.running_var.uniform_(0.5, 2.0)
+    bn.weight.data.normal_()
+    bn.bias.data.normal_()
     x = torch.randn(2, 3, 6, 9)
     out = conv(x)
     rolled = conv(torch.roll(x, shifts=4, dims=3))
@@ -33,7 +38,10 @@ def test_conv_is_equivariant_to_azimuth_rotation():
         bn.running_var[:, None, None] + bn.eps)
     lit = F.leaky_relu(lit * bn.weight[:, None, None] +
                        bn.bias[:, None, None], 0.01)
-    torch.testing.assert_close(out, lit)
+    torch.testing.assert_close(out, lit, atol=1e-5, rtol=1e-5)
+    # eval (BN folded into the conv) equals the unfolded module sequence
+    seq = torch.nn.Sequential(*conv)(circular_pad_phi(x))
+    torch.testing.assert_close(out, seq, atol=1e-5, rtol=1e-5)
 
 
 def test_zero_padding_along_rho():

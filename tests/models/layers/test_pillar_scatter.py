@@ -72,3 +72,10 @@ def test_unknown_backend():
     with pytest.raises(ValueError, match='unknown backend'):
         pillar_max(torch.zeros(2, 1), torch.zeros(2, dtype=torch.long), 1,
                    'cuda_magic')
+
+
+def test_table_unique_equals_torch_unique():
+    keys = torch.randint(0, 500, (2000, ))
+    ref_unq, ref_inv = torch.unique(keys, sorted=True, return_inverse=True)
+    unq, inv = unique_pillars(keys, 500)
+    assert torch.equal(unq, ref_unq) and torch.equal(inv, ref_inv)
