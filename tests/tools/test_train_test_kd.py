@@ -120,66 +120,72 @@ def _check_submission(out_dir, seq, root):
     return labels
 
 
-@pytest.mark.parametrize('online', [False, True], ids=['offline', 'online'])
-def test_distil_resume_and_test(workspace, online):
-    name = 'student_kd_online_synthetic' if online else 'student_kd_synthetic'
+def _train(workspace, name, options):
+    """Two distillation iterations with tools/train.py; checks the log."""
     work_dir = workspace / f'work_{name}'
-    options = list(SMALL_RUN)
-    if online:
-        options += [
-            'model.teacher.config=' +
-            osp.join(CONFIGS, 'teacher_sparse4d_synthetic.py'),
-            f'model.teacher.checkpoint={workspace / "teacher.pth"}'
-        ]
-    config = osp.join(CONFIGS, name + '.py')
-    run_tool('train.py', config, '--work-dir', work_dir, options=options)
-    ckpt = work_dir / 'epoch_1.pth'
-    assert ckpt.is_file()
+    run_tool('train.py', osp.join(CONFIGS, name + '.py'), '--work-dir',
+             work_dir, options=options)
+    assert (work_dir / 'epoch_1.pth').is_file()
     scalars = _scalars(work_dir)
     train_logs = [s for s in scalars if 'loss_tckd' in s]
     assert sorted({s['iter'] for s in train_logs}) == [1, 2]
     for s in train_logs:
         assert np.isfinite(s['loss_nckd']) and s['loss_nckd'] > 0
+        assert np.isfinite(s['loss_tckd'])
         assert {'loss_ce', 'loss_lovasz'} <= set(s)
+    state = torch.load(work_dir / 'epoch_1.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert not any(k.startswith(('student.', 'teacher.')) for k in state)
+    return work_dir, scalars
+
+
+def test_offline_distil_resume_and_test(workspace):
+    """student_kd_synthetic: offline logits, validation and best checkpoint,
+    resume, then tools/test.py with the student config and --submit."""
+    name = 'student_kd_synthetic'
+    work_dir, scalars = _train(workspace, name, SMALL_RUN)
     val_iou = {s['mos/IoU_moving'] for s in scalars if 'mos/IoU_moving' in s}
     assert len(val_iou) == 1  # one validation (logged in two files)
     assert list(work_dir.glob('best_mos_IoU_moving_epoch_1.pth'))
-    state = torch.load(ckpt, map_location='cpu', weights_only=False)
-    assert not any(k.startswith(('student.', 'teacher.'))
-                   for k in state['state_dict'])
 
     # resume: epoch 2 continues from epoch 1 (optimizer, scheduler, model)
-    run_tool('train.py', config, '--work-dir', work_dir, '--resume',
-             options=options + ['train_cfg.max_epochs=2'])
-    assert (work_dir / 'epoch_2.pth').is_file()
+    run_tool('train.py', osp.join(CONFIGS, name + '.py'), '--work-dir',
+             work_dir, '--resume',
+             options=SMALL_RUN + ['train_cfg.max_epochs=2',
+                                  'train_cfg.val_begin=3'])
     resumed = torch.load(work_dir / 'epoch_2.pth', map_location='cpu',
                          weights_only=False)
     assert resumed['meta']['epoch'] == 2 and resumed['meta']['iter'] == 4
 
     # the checkpoint straight into the student config, with benchmark files
-    out = workspace / f'submit_{name}'
-    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'), ckpt,
-             '--work-dir', workspace / f'test_{name}', '--submit', out,
+    out = workspace / 'submit_val'
+    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'),
+             work_dir / 'epoch_1.pth', '--work-dir', workspace / 'test_val',
+             '--submit', out,
              options=['test_dataloader.dataset.indices=2'] + SMALL_STUDENT)
     assert len(_check_submission(out, '08', 'data/synthetic_mos')) == 2
     # the student config scores the checkpoint as the distiller's val did
     test_iou = {s['mos/IoU_moving'] for s in _scalars(
-        workspace / f'test_{name}') if 'mos/IoU_moving' in s}
+        workspace / 'test_val') if 'mos/IoU_moving' in s}
     assert len(test_iou) == 1
     assert test_iou.pop() == pytest.approx(val_iou.pop(), abs=1e-12)
 
 
-def test_submission_on_unlabeled_split(workspace):
-    """format_only on a split without labels: files only."""
-    work_dir = workspace / 'work_student_kd_synthetic'
-    ckpt = work_dir / 'epoch_1.pth'
-    if not ckpt.is_file():  # run alone: make a checkpoint first
-        run_tool('train.py', osp.join(CONFIGS, 'student_kd_synthetic.py'),
-                 '--work-dir', work_dir, options=SMALL_RUN)
+def test_online_distil_and_submit_unlabeled(workspace):
+    """student_kd_online_synthetic: the real sparse teacher runs online;
+    then benchmark files (format_only) on a split without labels."""
+    name = 'student_kd_online_synthetic'
+    options = SMALL_RUN + [
+        'train_cfg.val_begin=2',  # no validation: the offline test has one
+        'model.teacher.config=' +
+        osp.join(CONFIGS, 'teacher_sparse4d_synthetic.py'),
+        f'model.teacher.checkpoint={workspace / "teacher.pth"}'
+    ]
+    work_dir, _ = _train(workspace, name, options)
     out = workspace / 'submit_test'
-    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'), ckpt,
-             '--work-dir', workspace / 'test_unlabeled', '--split', 'test',
-             '--submit', out,
+    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'),
+             work_dir / 'epoch_1.pth', '--work-dir',
+             workspace / 'test_unlabeled', '--split', 'test', '--submit', out,
              options=['test_dataloader.dataset.sequences=[11]',
                       'test_dataloader.dataset.indices=3'] + SMALL_STUDENT)
     assert len(_check_submission(out, '11', 'data/synthetic_mos')) == 3

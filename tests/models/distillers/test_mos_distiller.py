@@ -1,6 +1,7 @@
 """MOSDistiller: losses, frozen teacher, checkpoints that load into the
 student, errors naming the scans."""
 import copy
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -62,16 +63,23 @@ class _StandInTeacher(BaseMOSSegmentor):
 
 
 def make_batch(sizes=(60, 45), seed=0, teacher_logits=True):
-    """A preprocessed batch as MOSDataPreprocessor hands it over."""
+    """A preprocessed batch as MOSDataPreprocessor hands it over: scans of
+    points within 10 m, each with 2 past scans in ``multi_points``."""
     g = torch.Generator().manual_seed(seed)
-    inputs = dict(points=[], point_feats=[], grid_ind=[])
+    inputs = dict(points=[], point_feats=[], grid_ind=[], multi_points=[])
     samples = []
     for b, n in enumerate(sizes):
         grid = torch.stack([torch.randint(0, s, (n, ), generator=g)
                             for s in GRID], 1)
         labels = torch.randint(0, 4, (n, ), generator=g)
         labels[:4] = torch.tensor([0, 1, 2, 3])
-        inputs['points'].append(torch.randn(n, 4, generator=g))
+        points = torch.rand(n, 4, generator=g) * torch.tensor(
+            [20.0, 20.0, 3.0, 1.0]) - torch.tensor([10.0, 10.0, 1.5, 0.0])
+        past = points.repeat(2, 1) + 0.05 * torch.randn(2 * n, 4, generator=g)
+        age = torch.cat([torch.zeros(n), torch.ones(n), torch.full((n, ), 2.)])
+        inputs['points'].append(points)
+        inputs['multi_points'].append(
+            torch.cat([torch.cat([points, past]), age[:, None]], 1))
         inputs['point_feats'].append(torch.randn(n, 17, generator=g))
         inputs['grid_ind'].append(grid)
         cells, inv = torch.unique(grid, dim=0, return_inverse=True)
@@ -150,6 +158,37 @@ def test_online_teacher_frozen_in_eval_without_gradient(tmp_path):
         torch.testing.assert_close(value, before[key])  # BN stats too
     assert any(not torch.equal(a, b) for a, b in zip(
         student_before, model.student.parameters()))
+
+
+def test_real_teacher_frozen_in_eval_without_gradient(tmp_path):
+    """The same with the real sparse 4-D teacher of the synthetic config."""
+    from mmengine.config import Config
+    teacher_model = Config.fromfile(osp.join(
+        osp.dirname(__file__), '..', '..', '..', 'configs', 'kdmos',
+        'teacher_sparse4d_synthetic.py')).model
+    torch.manual_seed(5)
+    teacher = MODELS.build(teacher_model)
+    ckpt = str(tmp_path / 'sparse_teacher.pth')
+    save_checkpoint({'state_dict': get_state_dict(teacher)}, ckpt)
+    model = MOSDistiller(student=copy.deepcopy(STUDENT),
+                         teacher=dict(config=teacher_model, checkpoint=ckpt))
+    model.init_weights()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    seen = []
+    forward = model.teacher.forward_feats
+    model.teacher.forward_feats = lambda inputs: (
+        seen.append((model.teacher.training, torch.is_grad_enabled())),
+        forward(inputs))[1]
+    model.train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    inputs, samples = make_batch(teacher_logits=False)
+    log_vars = model.train_step(dict(inputs=inputs, data_samples=samples),
+                                optim)
+    assert log_vars['loss_nckd'] > 0
+    assert seen == [(False, False)]  # eval mode, no autograd graph
+    assert all(p.grad is None for p in model.teacher.parameters())
+    for key, value in model.teacher.state_dict().items():
+        torch.testing.assert_close(value, before[key])
 
 
 def test_checkpoint_loads_into_student_and_resumes(tmp_path):
