@@ -6,7 +6,8 @@ Metres-to-pixel mapping (:class:`BEVGrid`): the picture looks down on the
 LiDAR frame with +x (forward) pointing up and +y (left) pointing left, the
 sensor at the centre for symmetric ranges. A point ``(x, y)`` [m] falls in
 
-    row = floor((x_max - x) / resolution),  col = floor((y_max - y) / resolution)
+    row = floor((x_max - x) / resolution)
+    col = floor((y_max - y) / resolution)
 
 so ``H = (x_max - x_min) / resolution`` and ``W = (y_max - y_min) /
 resolution``; points outside the ranges are not drawn.

@@ -217,7 +217,8 @@ def _object_distance(xyz, agent, i):
             q = (xyz - p[:3])
             c, s = np.cos(p[6]), np.sin(p[6])
             lx, ly = c * q[:, 0] + s * q[:, 1], -s * q[:, 0] + c * q[:, 1]
-            rad = np.sqrt((lx / p[3])**2 + (ly / p[4])**2 + (q[:, 2] / p[5])**2)
+            rad = np.sqrt((lx / p[3])**2 + (ly / p[4])**2 +
+                          (q[:, 2] / p[5])**2)
             d = np.abs(rad - 1) * p[3:6].min()
         out = np.minimum(out, d)
     return out

@@ -4,7 +4,7 @@ Written layout (exactly SemanticKITTI's)::
 
     OUT/sequences/XX/velodyne/NNNNNN.bin   float32 x, y, z [m], remission
     OUT/sequences/XX/labels/NNNNNN.label   uint32: semantic id | instance << 16
-    OUT/sequences/XX/poses.txt             KITTI camera poses, 12 numbers a line
+    OUT/sequences/XX/poses.txt             KITTI camera poses (12 numbers)
     OUT/sequences/XX/calib.txt             P0..P3 and Tr (velodyne -> camera)
     OUT/sequences/XX/times.txt             scan times [s]
 
@@ -131,7 +131,7 @@ class SyntheticSequence:
         self.lidar = LidarModel.from_preset(preset)
         self.outlier_rate = outlier_rate
         ss = sequence_seed(seed, self.sequence)
-        self._scan_seed = ss.spawn(1)[0]
+        self._entropy = ss.entropy  # scans draw from spawn keys (1, i)
         layout_rng = np.random.default_rng(ss)
         self.scene: Scene = SceneBuilder(
             self.num_scans, layout_rng, ego_xy_yaw,
@@ -154,8 +154,7 @@ class SyntheticSequence:
         if not 0 <= i < self.num_scans:
             raise IndexError(f'scan {i} outside [0, {self.num_scans})')
         rng = np.random.default_rng(
-            np.random.SeedSequence(self._scan_seed.entropy,
-                                   spawn_key=(1, i)))
+            np.random.SeedSequence(self._entropy, spawn_key=(1, i)))
         prims = self.scene.primitives(i)
         cast = self.lidar.cast(prims, self.lidar_poses[i], self.scene.ground,
                                rng)

@@ -59,7 +59,8 @@ class LidarModel:
         far_dropout: Extra loss probability at ``max_range`` (grows with
             the squared range; dark surfaces lose more).
         seed: Seed of the fixed per-beam calibration (elevation and
-            azimuth offsets); the same for every sequence.
+            azimuth offsets, remission gain); the same for every
+            sequence.
     """
     num_beams: int = 64
     num_columns: int = 2048
@@ -77,6 +78,8 @@ class LidarModel:
         self.elevations = el + np.deg2rad(cal.normal(0, 0.03, len(el)))
         self.az_step = 2 * np.pi / self.num_columns
         self.az_offsets = cal.uniform(-0.5, 0.5, len(el)) * self.az_step
+        # per-laser remission gain (HDL-64E lasers differ in brightness)
+        self.beam_gain = cal.uniform(0.85, 1.15, len(el))
         az = np.arange(self.num_columns)[None] * self.az_step \
             + self.az_offsets[:, None]
         ce = np.cos(self.elevations)[:, None]
@@ -149,7 +152,8 @@ class LidarModel:
 
     def cast(self, prims: Primitives, pose: np.ndarray,
              ground: Optional[Callable] = None,
-             rng: Optional[np.random.Generator] = None) -> Dict[str, np.ndarray]:
+             rng: Optional[np.random.Generator] = None
+             ) -> Dict[str, np.ndarray]:
         """Cast every ray of one scan.
 
         Args:
@@ -262,7 +266,8 @@ class LidarModel:
         r = t + noise
         refl = cast['refl'].reshape(-1)
         frac = np.clip(np.where(np.isfinite(r), r, 0) / self.max_range, 0, 1)
-        remission = refl * (0.7 + 0.3 * cast['cos_inc'].reshape(-1)) \
+        gain = np.repeat(self.beam_gain, self.num_columns)
+        remission = refl * gain * (0.7 + 0.3 * cast['cos_inc'].reshape(-1)) \
             * (1.0 - 0.2 * frac) + inten_noise
         remission = np.round(np.clip(remission, 0.0, 0.99), 2)
         p_drop = self.dropout + self.far_dropout * frac ** 2 \

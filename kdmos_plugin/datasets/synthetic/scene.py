@@ -362,7 +362,6 @@ class SceneBuilder:
             self.ego_speed_fn = lambda t: np.interp(t, tg, vg)
             path_xy, path_h = path_from_curvature(rng, sg[-1] + 2 * ext, step)
             path_s = np.arange(len(path_xy)) * step - ext
-            ego_s = ego_s
             yaw = np.interp(ego_s, path_s, path_h)
             stop_times = stops
         else:
@@ -1022,7 +1021,7 @@ class SceneBuilder:
                     return 'static'
         return ''
 
-    # -- assembly --------------------------------------------------------------
+    # -- assembly ---------------------------------------------------------
     def build(self) -> 'Scene':
         """Lay out the streets, the static structure and the agents."""
         self._add_cross_street()
