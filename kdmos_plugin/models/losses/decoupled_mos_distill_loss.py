@@ -140,15 +140,20 @@ class DecoupledMOSDistillLoss(nn.Module):
         Args:
             student_logits (Tensor): (N, C) student point logits.
             teacher_logits (Tensor): (N, C) teacher point logits (any float
-                dtype; cast to the student's); no gradient flows into them.
+                dtype); no gradient flows into them. Both are computed in
+                at least float32.
             labels (Tensor): (N,) int labels in ``0..C-1``.
 
         Returns:
             dict[str, Tensor]: scalar ``loss_tckd`` and ``loss_nckd``, each
-            with its weights applied.
+            with its weights applied (float32 or float64).
         """
         self._check(student_logits, teacher_logits, labels)
-        teacher_logits = teacher_logits.detach().to(student_logits.dtype)
+        # at least float32 (e.g. under autocast): softmax and KL of half
+        # precision logits lose the small NCKD terms
+        dtype = torch.promote_types(student_logits.dtype, torch.float32)
+        student_logits = student_logits.to(dtype)
+        teacher_logits = teacher_logits.detach().to(dtype)
         labels = labels.long()
         if self.ignore_index is None:
             valid = torch.ones_like(labels, dtype=torch.bool)

@@ -211,6 +211,18 @@ def test_teacher_half_precision_is_accepted():
         out32['loss_nckd'].item(), rel=1e-6)
 
 
+def test_half_precision_student_is_computed_in_float32():
+    s, t, y = _random_batch(seed=10, dtype=torch.float32)
+    s16 = s.half().requires_grad_(True)
+    out = DecoupledMOSDistillLoss()(s16, t, y)
+    ref = DecoupledMOSDistillLoss()(s.half().float(), t, y)
+    assert out['loss_nckd'].dtype == torch.float32
+    assert out['loss_nckd'].item() == pytest.approx(ref['loss_nckd'].item(),
+                                                   rel=1e-6)
+    out['loss_nckd'].backward()
+    assert s16.grad.dtype == torch.float16
+
+
 def test_bad_shapes_raise():
     loss = DecoupledMOSDistillLoss()
     s, t, y = _random_batch(seed=9)
