@@ -188,7 +188,8 @@ def dump_teacher_logits(config: str,
     """Run a teacher over a split and write its logits.
 
     The dataset is the config's ``test_dataloader.dataset`` (the test
-    pipeline: no augmentation) with ``split`` set. Frames whose file exists
+    pipeline: no augmentation) with ``split`` set and the config's
+    ``<split>_sequences`` (if any) as its sequences. Frames whose file exists
     already are skipped, so an interrupted run resumes; files are written
     atomically, so an existing file is always complete.
 
@@ -218,6 +219,9 @@ def dump_teacher_logits(config: str,
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))
     dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
     dataset_cfg.split = split
+    # the dataset bases name each split's sequences `<split>_sequences`;
+    # without one the dataset picks the split's default sequences
+    dataset_cfg.sequences = cfg.get(f'{split}_sequences')
     dataset = DATASETS.build(dataset_cfg)
     classes = _class_names(dataset, cfg)
 
