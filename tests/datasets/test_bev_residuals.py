@@ -23,7 +23,7 @@ def lit_cell(x, y, z):
     r = math.sqrt(x * x + y * y + z * z)
     if not (0 < r < 60 and -4 < z < 2):
         return None
-    col = math.floor((1 - r / 60) * 480)
+    col = min(math.floor((1 - r / 60) * 480), 479)  # 480 when r < 1e-14
     row = min(math.floor(0.5 * (math.atan2(y, x) / math.pi + 1) * 360), 359)
     return row, col
 
@@ -182,3 +182,36 @@ def test_causal_needs_all_ages():
     xyz = np.zeros((5, 3))
     with pytest.raises(ValueError, match=r'ages \[5, 6, 7\] are missing'):
         causal_residuals(xyz, np.array([0, 1, 2, 3, 4]), 1)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_image_cells_exact_at_borders(dtype):
+    """Points on and next to every kind of border get the float64 cells."""
+    from kdmos_plugin.datasets.bev_residuals import image_cells
+    rng = np.random.default_rng(7)
+    k = rng.integers(0, 481, 400)
+    r = 60.0 * (1 - k / 480)  # range on column borders (incl. 0 and 60 m)
+    a = rng.uniform(-np.pi, np.pi, 400)
+    j = rng.integers(0, 361, 400)
+    phi = (2 * j / 360 - 1) * np.pi  # yaw on row borders (incl. +-pi)
+    pts = [np.stack([r * np.cos(a) * 0.99, r * np.sin(a) * 0.99,
+                     0.1 * r], 1),
+           np.stack([20 * np.cos(phi), 20 * np.sin(phi),
+                     rng.uniform(-5, 3, 400)], 1),
+           np.array([[0.0, 0.0, 0.0], [-10.0, 0.0, 0.0], [-10.0, -0.0, 1.0],
+                     [30.0, 1.0, -4.0], [30.0, 1.0, 2.0],
+                     [30.0, 1.0, np.nextafter(-4.0, 0)],
+                     [30.0, 1.0, np.nextafter(2.0, 0)],
+                     [60.0, 0.0, 0.0], [np.nextafter(60.0, 0), 0.0, 0.0]])]
+    pts = np.concatenate(pts).astype(dtype)
+    # nudge copies by one ulp both ways
+    pts = np.concatenate([pts, np.nextafter(pts, np.inf).astype(dtype),
+                          np.nextafter(pts, -np.inf).astype(dtype)])
+    cell, valid = image_cells(torch.from_numpy(pts))
+    want = [lit_cell(*map(float, p)) for p in pts]
+    assert valid.numpy().tolist() == [w is not None for w in want]
+    got = cell.numpy()
+    for g, w in zip(got, want):
+        if w is not None:
+            assert g == w[0] * W + w[1]
+    assert 0 <= got.min() and got.max() < H * W
