@@ -195,3 +195,27 @@ def test_metric_across_two_ranks():
     assert result.keys() == single.keys()
     for key, value in single.items():
         assert result[key] == pytest.approx(value, abs=1e-12), key
+
+
+def test_two_class_map_from_dataset_meta(tmp_path):
+    """MotionBEV's 2 classes (0 static, 1 moving, nothing ignored), named by
+    the dataset's metainfo as the runner sets it."""
+    rng = np.random.default_rng(5)
+    gt, pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    sample = BaseDataElement(metainfo=dict(lidar_path='x.bin', sequence='08',
+                                           frame_id=7))
+    sample.pred_pts_seg = BaseDataElement(
+        pts_semantic_mask=torch.from_numpy(pred))
+    sample.gt_pts_seg = BaseDataElement(pts_semantic_mask=torch.from_numpy(gt))
+    metric = MOSMetric(submission_prefix=str(tmp_path))
+    metric.dataset_meta = dict(classes=('static', 'moving'))
+    metric.process(dict(inputs=dict(points=[torch.zeros(300, 4)])),
+                   [sample.to_dict()])
+    out = metric.evaluate(1)
+    tp = np.sum((gt == 1) & (pred == 1))
+    union = np.sum((gt == 1) | (pred == 1))
+    assert out['mos/IoU_moving'] == pytest.approx(tp / union)
+    assert 'mos/IoU_static' in out and 'mos/IoU_movable' not in out
+    labels = np.fromfile(tmp_path / 'sequences' / '08' / 'predictions' /
+                         '000007.label', dtype=np.uint32)
+    np.testing.assert_array_equal(labels, np.where(pred == 1, 251, 9))

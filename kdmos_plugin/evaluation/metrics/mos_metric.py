@@ -11,7 +11,7 @@ exactly that number: a moving point predicted 0, 1 or 2 is a false negative,
 a static or movable point predicted moving a false positive.
 """
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -22,11 +22,6 @@ from mmengine.structures import BaseDataElement
 from mmdet3d.registry import METRICS
 from ...datasets.kitti_io import write_labels
 from ...datasets.label_map import MOS_CLASSES
-
-#: Train id -> raw id written for the benchmark: only 9 (static) and 251
-#: (moving) exist there, so unlabeled and movable predictions are static.
-SUBMISSION_MAP_4CLASS: Dict[int, int] = {0: 9, 1: 9, 2: 9, 3: 251}
-
 
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray,
                      num_classes: int) -> np.ndarray:
@@ -95,18 +90,22 @@ class MOSMetric(BaseMetric):
     only writes the files (for the unlabeled test split) and returns ``{}``.
 
     Args:
-        class_names (sequence of str): Names of the train ids.
-            Defaults to ``('unlabeled', 'static', 'movable', 'moving')``.
-        ignore_index (int, optional): Ground-truth id that is ignored.
-            Defaults to 0.
-        moving_class (int): Train id of the moving class. Defaults to 3.
+        class_names (sequence of str, optional): Names of the train ids.
+            None (default) takes the dataset's ``metainfo['classes']``
+            (``('unlabeled', 'static', 'movable', 'moving')`` until the
+            runner sets it).
+        ignore_index (int or str, optional): Ground-truth id that is
+            ignored; ``'auto'`` (default) is the id of ``'unlabeled'`` if
+            there is such a class, else nothing is ignored.
+        moving_class (int, optional): Train id of the moving class; None
+            (default) is the id of ``'moving'``.
         range_bins (sequence of float): Increasing bin edges in metres; the
             last bin is open. Defaults to ``(0, 10, 20, 30, 50)``.
         submission_prefix (str, optional): Folder of the label files.
         format_only (bool): Only write the label files. Defaults to False.
         submission_label_map (dict, optional): Train id -> raw label written.
-            Defaults to :data:`SUBMISSION_MAP_4CLASS` (movable and unlabeled
-            written as static 9, moving as 251).
+            Defaults to moving -> 251 and every other id -> 9 (static): the
+            benchmark knows only these two.
         collect_device (str): Device used to gather results across ranks.
         prefix (str, optional): Key prefix. Defaults to ``'mos'``.
         collect_dir (str, optional): Folder used to gather results on CPU.
@@ -115,9 +114,9 @@ class MOSMetric(BaseMetric):
     default_prefix = 'mos'
 
     def __init__(self,
-                 class_names: Sequence[str] = MOS_CLASSES,
-                 ignore_index: Optional[int] = 0,
-                 moving_class: int = 3,
+                 class_names: Optional[Sequence[str]] = None,
+                 ignore_index: Union[int, None, str] = 'auto',
+                 moving_class: Optional[int] = None,
                  range_bins: Sequence[float] = (0, 10, 20, 30, 50),
                  submission_prefix: Optional[str] = None,
                  format_only: bool = False,
@@ -128,13 +127,6 @@ class MOSMetric(BaseMetric):
         super().__init__(
             collect_device=collect_device, prefix=prefix,
             collect_dir=collect_dir)
-        self.class_names = tuple(class_names)
-        self.num_classes = len(self.class_names)
-        if not 0 <= moving_class < self.num_classes:
-            raise ValueError(f'MOSMetric: moving_class {moving_class} is not '
-                             f'a train id of {self.class_names}')
-        self.ignore_index = ignore_index
-        self.moving_class = moving_class
         self.range_bins = tuple(float(b) for b in range_bins)
         if list(self.range_bins) != sorted(set(self.range_bins)):
             raise ValueError('MOSMetric: range_bins must be increasing, got '
@@ -144,13 +136,50 @@ class MOSMetric(BaseMetric):
                              'submission_prefix to write the labels to')
         self.submission_prefix = submission_prefix
         self.format_only = format_only
-        label_map = (SUBMISSION_MAP_4CLASS if submission_label_map is None
-                     else submission_label_map)
-        missing = set(range(self.num_classes)) - set(label_map)
+        self._class_args = (class_names, ignore_index, moving_class,
+                            submission_label_map)
+        self._set_classes(MOS_CLASSES if class_names is None else class_names)
+
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """Meta info of the dataset; its ``classes`` name the train ids
+        unless ``class_names`` was given."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict) -> None:
+        self._dataset_meta = dataset_meta
+        if self._class_args[0] is None and dataset_meta and \
+                dataset_meta.get('classes'):
+            self._set_classes(dataset_meta['classes'])
+
+    def _set_classes(self, class_names: Sequence[str]) -> None:
+        """Resolve the class ids and the submission map for these names."""
+        _, ignore_index, moving_class, label_map = self._class_args
+        names = tuple(class_names)
+        if ignore_index == 'auto':
+            ignore_index = names.index('unlabeled') \
+                if 'unlabeled' in names else None
+        if moving_class is None:
+            if 'moving' not in names:
+                raise ValueError(f'MOSMetric: no class named "moving" in '
+                                 f'{names}; set moving_class')
+            moving_class = names.index('moving')
+        if not 0 <= moving_class < len(names):
+            raise ValueError(f'MOSMetric: moving_class {moving_class} is not '
+                             f'a train id of {names}')
+        if label_map is None:
+            label_map = {c: 251 if c == moving_class else 9
+                         for c in range(len(names))}
+        missing = set(range(len(names))) - set(label_map)
         if missing:
             raise ValueError(f'MOSMetric: submission_label_map has no raw '
                              f'label for train ids {sorted(missing)}')
-        self._lut = np.array([label_map[i] for i in range(self.num_classes)],
+        self.class_names = names
+        self.num_classes = len(names)
+        self.ignore_index = ignore_index
+        self.moving_class = moving_class
+        self._lut = np.array([label_map[i] for i in range(len(names))],
                              dtype=np.uint32)
 
     # ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Teacher -> student logit distillation wrapper for MOS segmentors."""
 import logging
 from collections import OrderedDict
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
