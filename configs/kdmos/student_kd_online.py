@@ -4,8 +4,8 @@
 # teacher. Set teacher_checkpoint to the trained teacher.
 _base_ = ['./student_kd.py']
 
-teacher_config = 'configs/kdmos/teacher_sparse4d.py'
-teacher_checkpoint = 'work_dirs/teacher_sparse4d/best_checkpoint.pth'
+teacher_config = '{{fileDirname}}/teacher_sparse4d.py'
+teacher_checkpoint = 'work_dirs/teacher_sparse4d/epoch_50.pth'  # set to yours
 
 model = dict(
     teacher=dict(

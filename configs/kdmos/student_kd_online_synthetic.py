@@ -2,7 +2,7 @@
 # teacher (teacher_sparse4d_synthetic.py) runs online, frozen, in eval mode.
 _base_ = ['./student_kd_synthetic.py']
 
-teacher_config = 'configs/kdmos/teacher_sparse4d_synthetic.py'
+teacher_config = '{{fileDirname}}/teacher_sparse4d_synthetic.py'
 teacher_checkpoint = 'work_dirs/teacher_sparse4d_synthetic/epoch_3.pth'
 
 model = dict(

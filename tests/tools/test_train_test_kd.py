@@ -177,8 +177,6 @@ def test_online_distil_and_submit_unlabeled(workspace):
     name = 'student_kd_online_synthetic'
     options = SMALL_RUN + [
         'train_cfg.val_begin=2',  # no validation: the offline test has one
-        'model.teacher.config=' +
-        osp.join(CONFIGS, 'teacher_sparse4d_synthetic.py'),
         f'model.teacher.checkpoint={workspace / "teacher.pth"}'
     ]
     work_dir, _ = _train(workspace, name, options)
