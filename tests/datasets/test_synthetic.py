@@ -162,7 +162,7 @@ def test_moving_points_move_with_their_object(tmp_path):
     points, raw, lidar = _read_sequence(seq_dir)
     L0 = sim.lidar_poses[0]
     by_inst = {ag.inst: ag for ag in sim.scene.agents}
-    checked = 0
+    off = []
     parked_shift, moving_err = [], []
     for i in range(1, n):
         world = kitti_io.transform_points(points[i], L0 @ lidar[i])
@@ -178,10 +178,10 @@ def test_moving_points_move_with_their_object(tmp_path):
             step = np.linalg.norm(ag.poses[i, :2] - ag.poses[i - 1, :2])
             if abs(ag.speed[i] - ag.speed[i - 1]) < 0.05:  # steady speed
                 assert step / 0.1 == pytest.approx(ag.speed[i], rel=0.05)
-            if step > 0.5:  # at the previous pose, some points are off
-                assert np.max(_object_distance(world[sel, :3], ag,
-                                               i - 1)) > 0.3
-                checked += 1
+            if step > 0.5:  # at the previous pose the points are off
+                now = _object_distance(world[sel, :3], ag, i).mean()
+                before = _object_distance(world[sel, :3], ag, i - 1).mean()
+                off.append(before > 2 * now + 0.03)
         # file-only: instance centroids in the world shift by about
         # speed * 0.1 s for moving cars and stay for parked ones
         prev = kitti_io.transform_points(points[i - 1], L0 @ lidar[i - 1])
@@ -195,7 +195,8 @@ def test_moving_points_move_with_their_object(tmp_path):
                 parked_shift.append(shift)
             elif by_inst[int(k)].speed[i] > 4:
                 moving_err.append(shift - by_inst[int(k)].speed[i] * 0.1)
-    assert checked >= 3
+    # (points on a face parallel to the motion may stay on it)
+    assert len(off) >= 3 and np.mean(off) >= 0.75
     assert len(parked_shift) >= 10 and len(moving_err) >= 3
     assert np.median(parked_shift) < 0.1
     assert np.median(np.abs(moving_err)) < 0.3
@@ -243,13 +244,13 @@ def test_static_structure_stays_put_in_the_world(synthetic_root):
         g = np.isin(raw[i] & 0xFFFF, (40, 48, 72))
         gz = kitti_io.transform_points(points[i][g], L0 @ lidar[i])[:, 2]
         assert np.quantile(np.abs(gz), 0.99) < 0.25
-    # the test can fail: without the ego motion the points are off
-    moved = np.linalg.norm(lidar[9, :2, 3]) > 0.5
-    if moved:
-        sel = (raw[9] & 0xFFFF) == 50
-        xyz = kitti_io.transform_points(points[9][sel], L0)[:, :3]
-        d = np.abs(_box_distance(xyz, boxes)).min(axis=1)
-        assert np.quantile(d, 0.5) > 0.1
+    # the check is sensitive: a pose off by half a metre misplaces them
+    off = np.eye(4)
+    off[:2, 3] = 0.5
+    sel = (raw[9] & 0xFFFF) == 50
+    xyz = kitti_io.transform_points(points[9][sel], off @ L0 @ lidar[9])
+    d = np.abs(_box_distance(xyz[:, :3], boxes)).min(axis=1)
+    assert np.quantile(d, 0.5) > 0.2
 
 
 def test_kitti_trajectory_is_followed(tmp_path):

@@ -286,8 +286,10 @@ def car_model(rng: np.random.Generator) -> Tuple[Primitives, float, float]:
                  (z_mid - 0.3) / 2, 0],
                 [-0.02 * L, 0, (z_mid + z_body) / 2, 0.47 * L,  # shoulder
                  0.46 * W, (z_body - z_mid) / 2, 0],
-                [-0.08 * L, 0, (z_body + H) / 2, cab, 0.4 * W,  # cabin
-                 (H - z_body) / 2, 0]]
+                [-0.08 * L, 0, z_body, cab * 1.25, 0.47 * W,  # cabin: the
+                 H - z_body, 0]]                   # top half of an ellipsoid
+        return (make_primitives([BOX, BOX, ELLIPSOID], rows, CAR, refl=refl),
+                L / 2, W / 2)
     prims = make_primitives(BOX, rows, CAR, refl=refl)
     return prims, L / 2, W / 2
 
