@@ -222,7 +222,8 @@ def _lookup(image: Tensor, cell: Tensor, valid: Tensor) -> Tensor:
 def causal_residuals(xyz: Tensor,
                      ages: Tensor,
                      num_current: int,
-                     channels: Sequence = CAUSAL_CHANNELS) -> Tensor:
+                     channels: Sequence = CAUSAL_CHANNELS,
+                     check_ages: bool = True) -> Tensor:
     """Causal motion channels of the current scan (module docstring).
 
     Args:
@@ -231,6 +232,8 @@ def causal_residuals(xyz: Tensor,
         ages: (M,) int scan age of each point (0 = current scan).
         num_current: Number N of current-scan points.
         channels: Group pairs, one per output channel.
+        check_ages: Check that every needed age has points (skip it when
+            the caller knows, it costs a pass over the M points).
 
     Returns:
         Tensor: (N, len(channels)) float32 residuals [m]. Cells follow the
@@ -242,8 +245,9 @@ def causal_residuals(xyz: Tensor,
         xyz = xyz.to(torch.float64)
     ages = _as_tensor(ages).long()
     num_ages = 1 + max(max(a[1], b[1]) for a, b in channels)
-    counts = torch.bincount(ages, minlength=num_ages)
-    missing = [a for a in range(num_ages) if counts[a] == 0]
+    counts = torch.bincount(ages, minlength=num_ages) if check_ages else None
+    missing = [a for a in range(num_ages)
+               if counts is not None and counts[a] == 0]
     if missing:
         raise ValueError(f'causal motion features need scans of ages '
                          f'0..{num_ages - 1}; ages {missing} are missing '

