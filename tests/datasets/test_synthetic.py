@@ -388,3 +388,42 @@ def test_no_return_behind_a_closer_surface_in_a_scan():
     assert (closest >= r - 0.15).all()
     # and the check can fail: a shortened ray would pass through a surface
     assert (closest < r + 0.5).mean() > 0.3
+
+
+# ---------------------------------------------------------------------------
+# command line and bad input
+def test_make_synthetic_data_tool(tmp_path):
+    import importlib.util
+    path = osp.join(osp.dirname(__file__), '..', '..', 'tools',
+                    'make_synthetic_data.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_data', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    tool.main([str(tmp_path), '--sequences', '03', '11', '--scans', '2',
+               '--seed', '4', '--preset', 'small'])
+    for seq in ('03', '11'):
+        seq_dir = tmp_path / 'sequences' / seq
+        assert sorted(os.listdir(seq_dir / 'velodyne')) == [
+            '000000.bin', '000001.bin']
+        assert len(kitti_io.read_poses(str(seq_dir / 'poses.txt'))) == 2
+    # the tool writes what the library writes for the same seed
+    ref = write_sequence(str(tmp_path / 'ref'), '11', 2, seed=4)
+    assert filecmp.cmp(osp.join(ref, 'labels', '000001.label'),
+                       str(tmp_path / 'sequences/11/labels/000001.label'),
+                       shallow=False)
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match='unknown LiDAR preset'):
+        SyntheticSequence(2, preset='huge')
+    with pytest.raises(ValueError, match='num_scans'):
+        SyntheticSequence(0)
+    with pytest.raises(ValueError, match=r'ego trajectory must be \(3, 3\)'):
+        SyntheticSequence(3, ego_xy_yaw=np.zeros((2, 3)))
+    poses = tmp_path / '02' / 'poses.txt'
+    kitti_io.write_poses(str(poses), np.tile(np.eye(4), (5, 1, 1)))
+    with pytest.raises(ValueError, match='poses.txt: holds 5 poses'):
+        write_sequence(str(tmp_path / 'out'), '02', 8,
+                       kitti_poses_root=str(tmp_path))
+    with pytest.raises(IndexError, match='scan 4 outside'):
+        SyntheticSequence(2).scan(4)
