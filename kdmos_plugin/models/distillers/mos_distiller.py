@@ -57,6 +57,9 @@ class MOSDistiller(BaseModel):
             as ``loss(student_logits (N, C), teacher_logits (N, C),
             labels (N,))`` and returns a dict of scalar losses.
             Defaults to ``dict(type='DecoupledMOSDistillLoss')``.
+        data_preprocessor (dict, optional): Replaces the student's data
+            preprocessor (e.g. a top-level ``data_preprocessor`` the Runner
+            passes in). Defaults to the student's own.
         init_cfg (dict, optional): Initialisation config of the distiller.
     """
 
@@ -64,12 +67,15 @@ class MOSDistiller(BaseModel):
                  student: dict,
                  teacher: Optional[dict] = None,
                  distill_loss: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         student_model = MODELS.build(student)
         if not isinstance(student_model, BaseMOSSegmentor):
             raise TypeError(
                 'MOSDistiller: the student must be a BaseMOSSegmentor, got '
                 f'{type(student_model).__name__}')
+        if data_preprocessor is not None:
+            student_model.data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=student_model.data_preprocessor,
             init_cfg=init_cfg)
