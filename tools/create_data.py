@@ -3,12 +3,16 @@
 Usage:
     python tools/create_data.py DATA_ROOT [--out-dir DIR] [--format pkl|json]
         [--split NAME SEQ [SEQ ...]]... [--poses-root DIR] [--no-num-points]
+        [--residual-root DIR]
 
 Without ``--split`` the default train (00-07, 09, 10), val (08) and test
 (11-21) splits are written, each with the sequences present under
 ``DATA_ROOT/sequences``. Output: ``<out-dir>/semantickitti_mos_infos_<split>.<fmt>``
 (see ``kdmos_plugin.datasets.mos_infos`` for the format). Use it in a config
 with ``dataset=dict(ann_file='semantickitti_mos_infos_train.pkl', ...)``.
+``--residual-root DIR`` also writes the published motion features of every
+sequence of the splits as ``DIR/<seq>/residual_images/<frame>.npy`` (for
+``MOSMotionFeatures(mode='file', residual_root=DIR)``).
 """
 import argparse
 
@@ -29,6 +33,8 @@ def parse_args(argv=None):
                         'sequences/XX/poses.txt)')
     parser.add_argument('--no-num-points', action='store_true',
                         help='do not record point counts')
+    parser.add_argument('--residual-root', default=None,
+                        help='also write the reference motion features here')
     return parser.parse_args(argv)
 
 
@@ -48,6 +54,20 @@ def main(argv=None):
         with_num_points=not args.no_num_points)
     for name, path in written.items():
         print(f'{name}: {path}')
+    if args.residual_root:
+        import mmengine
+        from kdmos_plugin.datasets.residual_files import \
+            write_reference_residuals
+        seqs = []
+        for path in written.values():
+            for seq in mmengine.load(path)['metainfo']['sequences']:
+                if seq not in seqs:
+                    seqs.append(seq)
+        counts = write_reference_residuals(args.data_root, seqs,
+                                           args.residual_root,
+                                           args.poses_root)
+        for seq, num in counts.items():
+            print(f'residuals {seq}: {num} files')
     return written
 
 

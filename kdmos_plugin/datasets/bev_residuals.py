@@ -62,7 +62,8 @@ built once and combined by element-wise max / min, so the causal features
 cost one pass over the merged points.
 """
 import math
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, Mapping, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 import torch
@@ -296,6 +297,28 @@ def causal_residuals(xyz: Tensor,
     return out.T.contiguous()
 
 
+def _reference_window(get_scan: Callable[[int], Tensor],
+                      poses: Mapping[int, np.ndarray], end: int,
+                      num_prev: int, num_last: int):
+    """dz images (2, H * W) of a window and the (cell, valid) of each of its
+    scans (in scan order ``end - size + 1 .. end``), in the frame of
+    ``end``."""
+    first = end - num_prev - num_last + 1
+    xyz, groups, sizes = [], [], []
+    for j in range(first, end + 1):
+        T = torch.from_numpy(relative_pose(poses[end], poses[j]))
+        pts = _as_tensor(get_scan(j))[:, :3].to(torch.float64)
+        xyz.append(pts @ T[:3, :3].T + T[:3, 3])
+        groups.append(torch.full((len(pts), ), int(j > end - num_last),
+                                 dtype=torch.int64))
+        sizes.append(len(pts))
+    xyz, groups = torch.cat(xyz), torch.cat(groups)
+    cell, valid = image_cells(xyz)
+    zmax, zmin = z_range_images(xyz[:, 2], cell, groups, 2, valid)
+    return (height_difference(zmax, zmin), cell.split(sizes),
+            valid.split(sizes))
+
+
 def reference_window_dz(get_scan: Callable[[int], Tensor],
                         poses: Mapping[int, np.ndarray],
                         end: int,
@@ -314,18 +337,63 @@ def reference_window_dz(get_scan: Callable[[int], Tensor],
     Returns:
         Tensor: (2, H * W) float64 dz of the prev (0) and last (1) sub-maps.
     """
-    first = end - num_prev - num_last + 1
-    xyz, groups = [], []
-    for j in range(first, end + 1):
-        T = torch.from_numpy(relative_pose(poses[end], poses[j]))
-        pts = _as_tensor(get_scan(j))[:, :3].to(torch.float64)
-        xyz.append(pts @ T[:3, :3].T + T[:3, 3])
-        groups.append(torch.full((len(pts), ), int(j > end - num_last),
-                                 dtype=torch.int64))
-    xyz, groups = torch.cat(xyz), torch.cat(groups)
-    cell, valid = image_cells(xyz)
-    zmax, zmin = z_range_images(xyz[:, 2], cell, groups, 2, valid)
-    return height_difference(zmax, zmin)
+    return _reference_window(get_scan, poses, end, num_prev, num_last)[0]
+
+
+def iter_reference_residuals(get_scan: Callable[[int], Tensor],
+                             poses: Mapping[int, np.ndarray],
+                             seq_len: int,
+                             num_prev: int = NUM_PREV,
+                             num_last: int = NUM_LAST
+                             ) -> Iterator[Tuple[int, Tensor]]:
+    """The published generator: slide the window over a whole sequence,
+    each window computed once, and yield every scan's channels when it
+    leaves the window.
+
+    Gives the same values as :func:`reference_residuals` frame by frame, at
+    about 1/8 of the cost; each scan is read once if ``get_scan`` caches
+    (scans are asked for in increasing order, at most ``size`` at a time).
+
+    Args:
+        get_scan: ``j -> (N_j, >=3)`` raw points of scan ``j``.
+        poses: ``j -> (4, 4)`` LiDAR poses.
+        seq_len: Number S of scans.
+        num_prev: Scans in the "prev" sub-map.
+        num_last: Scans in the "last" sub-map.
+
+    Yields:
+        tuple: ``(j, (N_j, num_prev + num_last) float32)`` for j = 0..S-1
+        in order.
+    """
+    size = num_prev + num_last
+    pending: Dict[int, Tensor] = {}
+    scans: Dict[int, Tensor] = {}
+
+    def cached(j: int) -> Tensor:
+        if j not in scans:
+            scans[j] = _as_tensor(get_scan(j))
+        return scans[j]
+
+    for e in range(seq_len):
+        pending[e] = torch.zeros((len(cached(e)), size), dtype=torch.float64)
+        if e >= size - 1:
+            dz, cells, valids = _reference_window(cached, poses, e, num_prev,
+                                                  num_last)
+            dz_prev, dz_last = dz
+            appear = masked_residual(dz_last, dz_prev,
+                                     unobserved_mask(dz_prev))
+            vanish = masked_residual(dz_prev, dz_last,
+                                     unobserved_mask(dz_last))
+            for i, j in enumerate(range(e - size + 1, e + 1)):
+                k = e - j  # the scan's age in this window
+                image = appear if k < num_last else vanish
+                pending[j][:, k] = _lookup(image, cells[i], valids[i])
+        done = e - size + 1
+        if done >= 0:
+            scans.pop(done, None)
+            yield done, pending.pop(done).to(torch.float32)
+    for j in sorted(pending):
+        yield j, pending.pop(j).to(torch.float32)
 
 
 def reference_residuals(get_scan: Callable[[int], Tensor],

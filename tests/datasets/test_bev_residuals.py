@@ -9,6 +9,7 @@ import torch
 
 from kdmos_plugin.datasets.bev_residuals import (CAUSAL_CHANNELS,
                                                  causal_residuals,
+                                                 iter_reference_residuals,
                                                  reference_residuals)
 from kdmos_plugin.datasets.kitti_io import (camera_to_lidar_poses,
                                             read_calib, read_points,
@@ -125,6 +126,18 @@ def test_reference_mode_equals_literal_generator(tiny_kitti_root):
         for k in range(8):  # columns without a window stay zero
             if not 7 <= t + k < S:
                 assert not got[:, k].any()
+    # the sequential generator (each window once) gives the same values
+    reads = []
+
+    def get(j):
+        reads.append(j)
+        return scans[j]
+
+    seq = list(iter_reference_residuals(get, pose_map, S))
+    assert [j for j, _ in seq] == list(range(S))
+    for j, feats in seq:
+        np.testing.assert_allclose(feats.numpy(), want[j], rtol=0, atol=1e-5)
+    assert sorted(reads) == list(range(S))  # every scan read once
     allv = np.concatenate(want)
     # the test can fail: both kinds of evidence occur
     assert (allv[:, :4] > 0).sum() > 20 and (allv[:, 4:] > 0).sum() > 20

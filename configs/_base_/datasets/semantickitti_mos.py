@@ -113,3 +113,8 @@ benchmark_test_dataloader = dict(
 
 val_evaluator = dict(type='MOSMetric')
 test_evaluator = val_evaluator
+# With benchmark_test_dataloader: write sequences/XX/predictions/*.label.
+benchmark_test_evaluator = dict(
+    type='MOSMetric',
+    format_only=True,
+    submission_prefix='work_dirs/semantickitti_mos_submission')

@@ -12,6 +12,7 @@ from mmdet3d.registry import TRANSFORMS
 from ..bev_residuals import (CAUSAL_CHANNELS, CAUSAL_NUM_SCANS, NUM_LAST,
                              NUM_PREV, causal_residuals, reference_window_dz,
                              reference_residuals)
+from ..residual_files import residual_file_path
 from .load_mos_scans import build_multi_points
 
 
@@ -90,8 +91,8 @@ class MOSMotionFeatures(BaseTransform):
 
     # ---------------------------------------------------------------- modes
     def _file(self, results: dict) -> np.ndarray:
-        path = osp.join(self.residual_root, str(results['sequence']),
-                        'residual_images', f'{int(results["frame_id"]):06d}.npy')
+        path = residual_file_path(self.residual_root, results['sequence'],
+                                  results['frame_id'])
         if not osp.isfile(path):
             raise FileNotFoundError(f'Residual file not found: {path}')
         feats = np.load(path)

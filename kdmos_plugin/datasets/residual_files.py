@@ -1,0 +1,62 @@
+"""Precomputed motion-feature files in the published layout.
+
+``<root>/<seq>/residual_images/<frame:06d>.npy``: (N, 8) float32, rows in
+``.bin`` point order (REFERENCE 1.5). Written by
+:func:`write_reference_residuals` (``tools/create_data.py --residual-root``)
+and read by ``MOSMotionFeatures(mode='file')``.
+"""
+import os
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from .bev_residuals import iter_reference_residuals
+from .kitti_io import camera_to_lidar_poses, read_calib, read_points, read_poses
+from .mos_infos import list_sequence
+
+
+def residual_file_path(root: str, sequence: str, frame_id: int) -> str:
+    """``<root>/<seq>/residual_images/<frame:06d>.npy``."""
+    return osp.join(root, str(sequence), 'residual_images',
+                    f'{int(frame_id):06d}.npy')
+
+
+def write_reference_residuals(data_root: str,
+                              sequences: Sequence[str],
+                              out_root: str,
+                              poses_root: Optional[str] = None) -> Dict[str,
+                                                                        int]:
+    """Write the published (reference-mode) motion channels of whole
+    sequences, each window computed once.
+
+    Args:
+        data_root: Dataset root (SemanticKITTI layout).
+        sequences: Sequences to process.
+        out_root: Output root of the residual files.
+        poses_root: Optional ``<poses_root>/<seq>/poses.txt`` folder.
+
+    Returns:
+        dict: sequence -> number of files written.
+    """
+    written = {}
+    for seq in sequences:
+        info = list_sequence(data_root, seq, poses_root)
+        for what in ('poses_path', 'calib_path'):
+            if info[what] is None:
+                raise FileNotFoundError(
+                    f'sequence {seq}: no {what[:-5]} file under {data_root}')
+        frame_ids = info['frame_ids']
+        cam = read_poses(info['poses_path'], num_scans=len(frame_ids))
+        poses = camera_to_lidar_poses(cam, read_calib(info['calib_path'])['Tr'])
+        poses = dict(enumerate(poses[np.asarray(frame_ids)]))
+        paths = info['lidar_paths']
+        count = 0
+        for j, feats in iter_reference_residuals(
+                lambda i: read_points(paths[i]), poses, len(paths)):
+            out = residual_file_path(out_root, seq, frame_ids[j])
+            os.makedirs(osp.dirname(out), exist_ok=True)
+            np.save(out, feats.numpy())
+            count += 1
+        written[seq] = count
+    return written
