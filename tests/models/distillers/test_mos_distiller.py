@@ -241,6 +241,17 @@ def test_errors_name_the_scans(tmp_path):
         MOSDistiller(student=dict(type='DecoupledMOSDistillLoss'))
 
 
+def test_data_preprocessor_is_shared_with_the_student():
+    student = copy.deepcopy(STUDENT)
+    model = MOSDistiller(student=student)
+    assert model.data_preprocessor is model.student.data_preprocessor
+    own = model.data_preprocessor
+    model = MOSDistiller(student=student,
+                         data_preprocessor=dict(type='MOSDataPreprocessor'))
+    assert model.data_preprocessor is model.student.data_preprocessor
+    assert model.data_preprocessor is not own
+
+
 def test_offline_logits_of_wrong_shape_raise():
     model = MOSDistiller(student=copy.deepcopy(STUDENT))
     inputs, samples = make_batch()
