@@ -186,3 +186,23 @@ def test_two_class_label_map(tiny_kitti_root):
     raw = read_labels(out['label_path']) & 0xFFFF
     np.testing.assert_array_equal(out['pts_semantic_mask'],
                                   (raw >= 251).astype(np.int64))
+
+
+def test_config_dataloader_batches(tiny_kitti_root):
+    """The config's dataloader (sampler, collate) feeds the preprocessor."""
+    from mmengine.runner import Runner
+
+    from kdmos_plugin.models.data_preprocessors.mos_data_preprocessor import \
+        MOSDataPreprocessor
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'synthetic_mos.py'))
+    loader_cfg = cfg.train_dataloader
+    loader_cfg.dataset.data_root = tiny_kitti_root
+    loader_cfg.dataset.sequences = ['00']
+    loader = Runner.build_dataloader(loader_cfg, seed=0)
+    batch = next(iter(loader))
+    data = MOSDataPreprocessor()(batch, training=True)
+    assert len(data['inputs']['points']) == cfg.train_dataloader.batch_size
+    assert len(data['data_samples']) == cfg.train_dataloader.batch_size
+    for feats, pts in zip(data['inputs']['point_feats'],
+                          data['inputs']['points']):
+        assert feats.shape == (len(pts), 9 + cfg.motion_channels)

@@ -14,6 +14,9 @@ of ``../shared/data/semantickitti_sample`` (about 122k points each):
   from scratch (8 windows of 8 scans, each moved into its window's frame);
 * ``reference_sequential_ms``: the same on the next frame of a sequential
   loader, where the window cache serves 7 of the 8 windows;
+* ``reference_generator_ms``: the sliding-window generator that writes the
+  published residual files (``iter_reference_residuals``), per frame: one
+  window a frame;
 * ``*_cpu_ms``: the same timings in CPU time of the calling thread
   (``time.thread_time``), which a loaded shared machine inflates less than
   wall time; the target applies to wall time on an idle core.
@@ -129,6 +132,17 @@ def run(args) -> Dict[str, float]:
         seq_ref(dict(nxt))
         return time.perf_counter() - t0
 
+    from kdmos_plugin.datasets.bev_residuals import iter_reference_residuals
+    pose_map = dict(enumerate(poses))
+
+    def run_generator():
+        t0 = time.perf_counter()
+        n = sum(1 for _ in iter_reference_residuals(
+            scans.__getitem__, pose_map, len(scans)))
+        windows = len(scans) - 7
+        assert n == len(scans)
+        return (time.perf_counter() - t0) / windows
+
     motion = run_causal()['motion_feats']
     variants = dict(causal=run_causal, voxelize=run_voxelize,
                     reference=run_reference, align=run_align)
@@ -144,6 +158,7 @@ def run(args) -> Dict[str, float]:
             wall[name].append(time.perf_counter() - t0)
         wall.setdefault('reference_sequential', []).append(
             run_reference_sequential())
+        wall.setdefault('reference_generator', []).append(run_generator())
     med = {k: 1000 * statistics.median(v) for k, v in wall.items()}
     cmed = {k: 1000 * statistics.median(v) for k, v in cpu.items()}
     return {
@@ -155,6 +170,7 @@ def run(args) -> Dict[str, float]:
         'align_ms': med['align'],
         'reference_ms': med['reference'],
         'reference_sequential_ms': med['reference_sequential'],
+        'reference_generator_ms': med['reference_generator'],
         'reference_over_causal': med['reference'] / med['causal'],
         'causal_cpu_ms': cmed['causal'],
         'voxelize_cpu_ms': cmed['voxelize'],
