@@ -39,7 +39,7 @@ NCKD. ``reference_numerics=True`` reproduces the published arithmetic
 (``-1000`` mask and the ``1e-8`` terms; in ``mode='dkd'`` the original DKD
 arithmetic: the ``-1000`` mask without epsilons).
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -159,8 +159,8 @@ class DecoupledMOSDistillLoss(nn.Module):
             valid = torch.ones_like(labels, dtype=torch.bool)
         else:
             valid = labels != self.ignore_index
-        tckd_pt = self.tckd_per_point(student_logits, teacher_logits, labels)
-        nckd_pt = self.nckd_per_point(student_logits, teacher_logits, labels)
+        tckd_pt, nckd_pt = self.per_point(student_logits, teacher_logits,
+                                          labels)
         valid_f = valid.to(student_logits.dtype)
         if self.mode == 'dkd':
             count = valid_f.sum().clamp(min=1.0)
@@ -187,9 +187,9 @@ class DecoupledMOSDistillLoss(nn.Module):
             loss_tckd=tckd * (scale * self.tckd_weight),
             loss_nckd=nckd * (scale * self.nckd_weight))
 
-    def tckd_per_point(self, student_logits: Tensor, teacher_logits: Tensor,
-                       labels: Tensor) -> Tensor:
-        """Binary target-vs-rest KL(teacher || student) of each point.
+    def per_point(self, student_logits: Tensor, teacher_logits: Tensor,
+                  labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """TCKD and NCKD, KL(teacher || student), of each point.
 
         Args:
             student_logits (Tensor): (N, C) logits.
@@ -197,53 +197,57 @@ class DecoupledMOSDistillLoss(nn.Module):
             labels (Tensor): (N,) int64 target class of each point.
 
         Returns:
-            Tensor: (N,) KL divergence per point (nats).
+            tuple[Tensor, Tensor]: (N,) binary target-vs-rest KL and (N,)
+            KL over the non-target classes (nats).
         """
         onehot = F.one_hot(labels, student_logits.shape[1]).bool()
         if self.reference_numerics:
-            eps = _EPS if self.mode == 'kdmos' else 0.0
-            b_s = self._binary_probs(student_logits, onehot, eps)
-            b_t = self._binary_probs(teacher_logits, onehot, eps)
-            return (b_t * (torch.log(b_t) - torch.log(b_s))).sum(1)
-        log_b_s = self._binary_log_probs(student_logits, onehot)
-        log_b_t = self._binary_log_probs(teacher_logits, onehot)
-        return (log_b_t.exp() * (log_b_t - log_b_s)).sum(1)
+            return (self._reference_tckd(student_logits, teacher_logits,
+                                         onehot),
+                    self._reference_nckd(student_logits, teacher_logits,
+                                         onehot))
+        log_b_s, log_q_s = self._decoupled_log_probs(student_logits, onehot)
+        log_b_t, log_q_t = self._decoupled_log_probs(teacher_logits, onehot)
+        tckd = (log_b_t.exp() * (log_b_t - log_b_s)).sum(1)
+        nckd = torch.where(onehot, 0.0,
+                           log_q_t.exp() * (log_q_t - log_q_s)).sum(1)
+        return tckd, nckd
 
-    def nckd_per_point(self, student_logits: Tensor, teacher_logits: Tensor,
-                       labels: Tensor) -> Tensor:
-        """KL(teacher || student) over the non-target classes of each point.
-
-        Args:
-            student_logits (Tensor): (N, C) logits.
-            teacher_logits (Tensor): (N, C) logits.
-            labels (Tensor): (N,) int64 target class of each point.
+    def _decoupled_log_probs(self, logits: Tensor,
+                             onehot: Tensor) -> Tuple[Tensor, Tensor]:
+        """Exact log-probabilities of the two decoupled distributions.
 
         Returns:
-            Tensor: (N,) KL divergence per point (nats).
+            tuple[Tensor, Tensor]: (N, 2) ``[log p_target, log p_rest]`` and
+            (N, C) log-softmax over the non-target classes, 0 in the target
+            column (never -inf, so neither values nor gradients see
+            inf - inf).
         """
-        onehot = F.one_hot(labels, student_logits.shape[1]).bool()
-        if self.reference_numerics:
-            eps = _EPS if self.mode == 'kdmos' else 0.0
-            mask = onehot.to(student_logits.dtype) * _MASK_VALUE
-            q_t = F.softmax(teacher_logits / self.tau - mask, dim=1) + eps
-            log_q_s = F.log_softmax(
-                student_logits / self.tau - mask, dim=1) + eps
-            # F.kl_div semantics: q_t * (log q_t - log_q_s), 0 where q_t == 0
-            return (torch.xlogy(q_t, q_t) - q_t * log_q_s).sum(1)
-        # The target column is -inf after the mask; it is replaced by 0
-        # before any arithmetic so that neither values nor gradients see
-        # inf - inf.
-        zero = student_logits.new_zeros(())
-        log_q_s = torch.where(
-            onehot, zero,
-            F.log_softmax((student_logits / self.tau).masked_fill(
-                onehot, float('-inf')), 1))
-        log_q_t = torch.where(
-            onehot, zero,
-            F.log_softmax((teacher_logits / self.tau).masked_fill(
-                onehot, float('-inf')), 1))
-        kl = log_q_t.exp() * (log_q_t - log_q_s)
-        return torch.where(onehot, zero, kl).sum(1)
+        z = logits / self.tau
+        z_target = z.masked_fill(~onehot, 0.0).sum(1)
+        lse_rest = z.masked_fill(onehot, float('-inf')).logsumexp(1)
+        lse = torch.logaddexp(z_target, lse_rest)
+        log_b = torch.stack([z_target - lse, lse_rest - lse], dim=1)
+        log_q = torch.where(onehot, 0.0, z - lse_rest[:, None])
+        return log_b, log_q
+
+    def _reference_tckd(self, student_logits: Tensor, teacher_logits: Tensor,
+                        onehot: Tensor) -> Tensor:
+        """(N,) TCKD with the published arithmetic (1e-8 per class)."""
+        eps = _EPS if self.mode == 'kdmos' else 0.0
+        b_s = self._binary_probs(student_logits, onehot, eps)
+        b_t = self._binary_probs(teacher_logits, onehot, eps)
+        return (b_t * (torch.log(b_t) - torch.log(b_s))).sum(1)
+
+    def _reference_nckd(self, student_logits: Tensor, teacher_logits: Tensor,
+                        onehot: Tensor) -> Tensor:
+        """(N,) NCKD with the published -1000 mask and 1e-8 terms."""
+        eps = _EPS if self.mode == 'kdmos' else 0.0
+        mask = onehot.to(student_logits.dtype) * _MASK_VALUE
+        q_t = F.softmax(teacher_logits / self.tau - mask, dim=1) + eps
+        log_q_s = F.log_softmax(student_logits / self.tau - mask, dim=1) + eps
+        # F.kl_div semantics: q_t * (log q_t - log_q_s), 0 where q_t == 0
+        return (torch.xlogy(q_t, q_t) - q_t * log_q_s).sum(1)
 
     def _binary_probs(self, logits: Tensor, onehot: Tensor,
                       eps: float) -> Tensor:
@@ -252,14 +256,6 @@ class DecoupledMOSDistillLoss(nn.Module):
         target = (p * onehot).sum(1)
         rest = (p * ~onehot).sum(1)
         return torch.stack([target, rest], dim=1)
-
-    def _binary_log_probs(self, logits: Tensor, onehot: Tensor) -> Tensor:
-        """(N, 2) [log p_target, log p_rest] from log-sum-exp."""
-        z = logits / self.tau
-        lse = torch.logsumexp(z, dim=1)
-        target = z.masked_fill(~onehot, float('-inf')).logsumexp(1)
-        rest = z.masked_fill(onehot, float('-inf')).logsumexp(1)
-        return torch.stack([target - lse, rest - lse], dim=1)
 
     def _check(self, student_logits: Tensor, teacher_logits: Tensor,
                labels: Tensor) -> None:
