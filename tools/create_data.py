@@ -7,7 +7,8 @@ Usage:
 
 Without ``--split`` the default train (00-07, 09, 10), val (08) and test
 (11-21) splits are written, each with the sequences present under
-``DATA_ROOT/sequences``. Output: ``<out-dir>/semantickitti_mos_infos_<split>.<fmt>``
+``DATA_ROOT/sequences``. Output:
+``<out-dir>/semantickitti_mos_infos_<split>.<fmt>``
 (see ``kdmos_plugin.datasets.mos_infos`` for the format). Use it in a config
 with ``dataset=dict(ann_file='semantickitti_mos_infos_train.pkl', ...)``.
 ``--residual-root DIR`` also writes the published motion features of every

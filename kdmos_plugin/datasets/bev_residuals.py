@@ -206,7 +206,8 @@ def unobserved_mask(dz: Tensor) -> Tensor:
     return (~seen).view(dz.shape)
 
 
-def masked_residual(dz_a: Tensor, dz_b: Tensor, unobserved_b: Tensor) -> Tensor:
+def masked_residual(dz_a: Tensor, dz_b: Tensor,
+                    unobserved_b: Tensor) -> Tensor:
     """Residual image of sub-map A against sub-map B (module docstring)."""
     zero = (dz_b > RATIO * dz_a) | (dz_a < MIN_DZ) | (dz_a > MAX_DZ) \
         | unobserved_b

@@ -3,9 +3,10 @@ the LiDAR pose maths.
 
 Formats (one scan ``NNNNNN`` of a sequence ``XX``)::
 
-    sequences/XX/velodyne/NNNNNN.bin   float32 x 4 a point: x, y, z [m], remission
-    sequences/XX/labels/NNNNNN.label   uint32 a point: semantic id in the low 16
-                                       bits, instance id in the high 16 bits
+    sequences/XX/velodyne/NNNNNN.bin   float32 x 4 a point: x, y, z [m],
+                                       remission
+    sequences/XX/labels/NNNNNN.label   uint32 a point: semantic id in the low
+                                       16 bits, instance id in the high 16
     sequences/XX/poses.txt             one camera pose a scan: the first 3 rows
                                        of a 4x4 matrix, 12 numbers a line
     sequences/XX/calib.txt             'KEY: numbers' lines; 'Tr' (12 numbers)
@@ -144,8 +145,8 @@ def _parse_numbers(path: str, lineno: int, text: str) -> np.ndarray:
     try:
         values = np.array([float(v) for v in text.split()], dtype=np.float64)
     except ValueError as err:
-        raise KittiFormatError(
-            f'{path}: line {lineno} is not a list of numbers ({err})') from None
+        raise KittiFormatError(f'{path}: line {lineno} is not a list of '
+                               f'numbers ({err})') from None
     if not np.isfinite(values).all():
         raise KittiFormatError(f'{path}: line {lineno} holds NaN or inf')
     return values

@@ -29,8 +29,9 @@ MOS_4CLASS_GROUPS: Dict[str, tuple] = {
 MOVING_RAW_IDS = MOS_4CLASS_GROUPS['moving']
 
 
-def label_map_from_groups(classes: Sequence[str],
-                          groups: Mapping[str, Sequence[int]]) -> Dict[int, int]:
+def label_map_from_groups(
+        classes: Sequence[str],
+        groups: Mapping[str, Sequence[int]]) -> Dict[int, int]:
     """Build a ``{raw id: train id}`` map from ``{class name: raw ids}``.
 
     Args:

@@ -67,7 +67,8 @@ def list_sequence(data_root: str,
     root = sequence_dir(data_root, seq)
     vel_dir = osp.join(root, 'velodyne')
     if not osp.isdir(vel_dir):
-        raise FileNotFoundError(f'sequence {seq}: no velodyne folder {vel_dir}')
+        raise FileNotFoundError(
+            f'sequence {seq}: no velodyne folder {vel_dir}')
     lidar_paths = sorted(glob.glob(osp.join(vel_dir, '*.bin')))
     if not lidar_paths:
         raise FileNotFoundError(f'sequence {seq}: no .bin scans in {vel_dir}')

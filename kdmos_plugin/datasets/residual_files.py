@@ -12,7 +12,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from .bev_residuals import iter_reference_residuals
-from .kitti_io import camera_to_lidar_poses, read_calib, read_points, read_poses
+from .kitti_io import (camera_to_lidar_poses, read_calib, read_points,
+                       read_poses)
 from .mos_infos import list_sequence
 
 
@@ -48,7 +49,8 @@ def write_reference_residuals(data_root: str,
                     f'sequence {seq}: no {what[:-5]} file under {data_root}')
         frame_ids = info['frame_ids']
         cam = read_poses(info['poses_path'], num_scans=len(frame_ids))
-        poses = camera_to_lidar_poses(cam, read_calib(info['calib_path'])['Tr'])
+        Tr = read_calib(info['calib_path'])['Tr']
+        poses = camera_to_lidar_poses(cam, Tr)
         poses = dict(enumerate(poses[np.asarray(frame_ids)]))
         paths = info['lidar_paths']
         count = 0

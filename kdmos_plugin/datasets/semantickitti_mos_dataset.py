@@ -11,7 +11,7 @@ from mmdet3d.registry import DATASETS
 
 from .frame_filter import keep_dynamic_frames, moving_point_counts
 from .kitti_io import camera_to_lidar_poses, read_calib, read_poses
-from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS, MOS_2CLASS,
+from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS,
                         MOS_2CLASS_CLASSES, MOS_CLASSES, build_lut,
                         resolve_label_map)
 from .mos_infos import SPLITS, list_sequence
@@ -168,8 +168,9 @@ class SemanticKittiMOSDataset(BaseDataset):
             where = (osp.join(self.poses_root, seq, 'poses.txt')
                      if self.poses_root else osp.join(
                          self.data_root, 'sequences', seq, 'poses.txt'))
-            raise FileNotFoundError(f'Poses file not found: {where} '
-                                    f'(sequence {seq}; or set load_poses=False)')
+            raise FileNotFoundError(
+                f'Poses file not found: {where} (sequence {seq}; or set '
+                f'load_poses=False)')
         if info.get('calib_path') is None:
             raise FileNotFoundError(
                 'Calibration file not found: ' +

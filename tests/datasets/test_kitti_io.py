@@ -74,7 +74,8 @@ def test_points_non_finite(tmp_path, bad):
 
 def test_label_count_mismatch_and_size(tmp_path):
     write_labels(tmp_path / 'l.label', np.zeros(5, np.uint32))
-    with pytest.raises(KittiFormatError, match=r'l\.label.*5 labels.*6 points'):
+    with pytest.raises(KittiFormatError,
+                       match=r'l\.label.*5 labels.*6 points'):
         read_labels(tmp_path / 'l.label', num_points=6)
     (tmp_path / 'odd.label').write_bytes(b'\0' * 7)
     with pytest.raises(KittiFormatError, match=r'odd\.label.*multiple of 4'):
@@ -98,7 +99,8 @@ def test_poses_errors(tmp_path):
     with pytest.raises(KittiFormatError, match=r'p\.txt.*3 poses.*5 scans'):
         read_poses(tmp_path / 'p.txt', num_scans=5)
     (tmp_path / 'short.txt').write_text('1 0 0 0 0 1 0 0 0 0 1 0\n1 0 0\n')
-    with pytest.raises(KittiFormatError, match=r'short\.txt.*line 2.*3 numbers'):
+    with pytest.raises(KittiFormatError,
+                       match=r'short\.txt.*line 2.*3 numbers'):
         read_poses(tmp_path / 'short.txt')
     (tmp_path / 'nan.txt').write_text('1 0 0 nan 0 1 0 0 0 0 1 0\n')
     with pytest.raises(KittiFormatError, match=r'nan\.txt.*line 1.*NaN'):

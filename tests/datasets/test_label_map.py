@@ -50,7 +50,8 @@ def test_map_labels_low_16_bits_and_real_file():
 
 def test_unknown_raw_id_is_an_error():
     raw = np.array([9, 7, 7, 300], np.uint32)
-    with pytest.raises(ValueError, match=r'seq/x\.label.*\[7, 300\].*3 points'):
+    with pytest.raises(ValueError,
+                       match=r'seq/x\.label.*\[7, 300\].*3 points'):
         map_labels(raw, MOS_4CLASS, path='seq/x.label')
 
 

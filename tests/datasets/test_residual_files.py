@@ -23,7 +23,8 @@ def residual_root(tiny_kitti_root, tmp_path_factory):
 
 
 def test_layout(residual_root):
-    assert residual_file_path('r', '00', 7) == 'r/00/residual_images/000007.npy'
+    assert residual_file_path('r', '00', 7) == \
+        'r/00/residual_images/000007.npy'
     arr = np.load(residual_file_path(residual_root, '00', 11))
     assert arr.dtype == np.float32 and arr.shape[1] == 8
 

@@ -27,15 +27,17 @@ class MOSMotionFeatures(BaseTransform):
       scans (``LoadMOSScans(num_past=7, num_future=7)``). Not causal.
     - ``'causal'``: 8 appearance channels from scans ``t-7..t`` only
       (``LoadMOSScans(num_past=7)``), for online use.
-    - ``'file'``: read ``<residual_root>/<seq>/residual_images/<frame:06d>.npy``
-      ((N, 8) float32, the published layout); the row count must equal the
+    - ``'file'``: read
+      ``<residual_root>/<seq>/residual_images/<frame:06d>.npy`` ((N, 8)
+      float32, the published layout); the row count must equal the
       point count.
 
     Run it before augmentation (as published: residuals are computed on the
     un-augmented scans). The reference mode reads the raw scans and poses
     only, so it gives the same values after augmentation; the causal mode
-    bins ``multi_points`` and so depends on the frame it is given. The reference mode keeps the dz images of the last
-    ``cache_windows`` windows, which serves consecutive frames of a
+    bins ``multi_points`` and so depends on the frame it is given. The
+    reference mode keeps the dz images of the last ``cache_windows``
+    windows, which serves consecutive frames of a
     sequential loader.
 
     Required Keys:

@@ -36,10 +36,9 @@ def test_current_scan_in_file_order_and_past_aligned(dataset,
         past = read_points(dataset.get_data_info(9 - age)['lidar_path'])
         rows = mp[offset:offset + len(past)]
         assert (rows[:, 4] == age).all()
-        np.testing.assert_allclose(rows[:, :3],
-                                   _ground_truth_move(tiny_kitti_lidar_poses['08'],
-                                                      past, 9, 9 - age),
-                                   atol=1e-4)
+        want = _ground_truth_move(tiny_kitti_lidar_poses['08'], past, 9,
+                                  9 - age)
+        np.testing.assert_allclose(rows[:, :3], want, atol=1e-4)
         np.testing.assert_array_equal(rows[:, 3], past[:, 3])
         offset += len(past)
     assert offset == len(mp)

@@ -1,7 +1,5 @@
 """MOSMotionFeatures: the three modes and their errors. The maths are
 checked against literal loops in tests/datasets/test_bev_residuals.py."""
-import os.path as osp
-
 import numpy as np
 import pytest
 import torch
