@@ -19,8 +19,11 @@
   (:meth:`PolarGrid.point_features`), reported beside, not in ``student_s``.
 * ``*_peak_mb``: peak memory of one forward, measured as the increase of the
   process' ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` during the forward
-  in a fresh Python process (after the model and the inputs are loaded).
-  tracemalloc does not see torch's allocations.
+  in a fresh Python process (after the model and the inputs are loaded;
+  for ``floor`` the BEV maps are computed before), with
+  ``MALLOC_MMAP_THRESHOLD_=131072`` so that glibc unmaps freed large blocks
+  and the high-water mark follows the live tensors. tracemalloc does not
+  see torch's allocations.
 
 ``*_cpu_s`` are the process CPU times (all threads) of the same runs: on a
 shared machine they are less disturbed by other processes than wall time
@@ -190,7 +193,11 @@ def peak_memory(variant: str, sample_root: Path, num_threads: int) -> float:
     cmd = [sys.executable, __file__, '--memory-child', variant,
            '--sample-root', str(sample_root), '--num-threads',
            str(num_threads)]
-    env = dict(os.environ, PYTHONPATH=f'{REPO}{os.pathsep}' +
+    # A fixed mmap threshold makes glibc return every large block to the
+    # OS when it is freed, so the RSS high-water mark follows the live
+    # tensors instead of the allocator's caching history.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072',
+               PYTHONPATH=f'{REPO}{os.pathsep}' +
                os.environ.get('PYTHONPATH', ''))
     out = subprocess.run(cmd, check=True, capture_output=True, text=True,
                          env=env)

@@ -35,6 +35,7 @@ class BEVPointEncoder(nn.Module):
             ones in ``point_feats`` (8 for the reference residuals).
         bev_shape (tuple[int, int]): (R, P) rho and phi cells.
         reduce_backend (str): See :func:`pillar_max`.
+        eval_chunk_size (int): Points per chunk of the eval-mode MLP.
     """
 
     def __init__(self,
@@ -43,7 +44,8 @@ class BEVPointEncoder(nn.Module):
                  out_channels: int = 32,
                  motion_channels: int = 8,
                  bev_shape: Tuple[int, int] = (480, 360),
-                 reduce_backend: str = 'torch') -> None:
+                 reduce_backend: str = 'torch',
+                 eval_chunk_size: int = 32768) -> None:
         super().__init__()
         if reduce_backend not in REDUCE_BACKENDS:
             raise ValueError(f'BEVPointEncoder: unknown reduce_backend '
@@ -54,6 +56,7 @@ class BEVPointEncoder(nn.Module):
         self.out_channels = out_channels
         self.bev_shape = tuple(bev_shape)
         self.reduce_backend = reduce_backend
+        self.eval_chunk_size = int(eval_chunk_size)
         layers = [nn.BatchNorm1d(in_channels)]
         prev = in_channels
         for width in feat_channels[:-1]:
@@ -65,35 +68,51 @@ class BEVPointEncoder(nn.Module):
         self.compression = nn.Sequential(
             nn.Linear(feat_channels[-1], out_channels), nn.ReLU(inplace=True))
 
-    def point_mlp(self, x: Tensor,
-                  defer_last_bias: bool = False) -> Tuple[Tensor, Tensor]:
+    def point_mlp(self, x: Tensor) -> Tensor:
         """Per-point MLP (N, in) -> (N, feat_channels[-1]).
 
         In eval mode the BatchNorm layers are folded into the Linear layers
         (one matrix product + in-place ReLU per layer, no separate
-        normalisation passes over the N points); in training mode
-        ``self.mlp`` runs as is.
-
-        Args:
-            x (Tensor): (N, in) appearance features.
-            defer_last_bias (bool): In eval mode, leave the bias of the last
-                Linear out and return it separately. A per-channel constant
-                commutes with the per-pillar max, so it can be added to the
-                (V, C) pooled features instead of the (N, C) point features.
-
-        Returns:
-            tuple[Tensor, Tensor | None]: features (N, C) and the deferred
-            bias (C,) or None.
+        normalisation passes); in training mode ``self.mlp`` runs as is.
         """
         if self.training:
-            return self.mlp(x), None
+            return self.mlp(x)
         layers = fold_linear_bn(self.mlp)
         for weight, bias in layers[:-1]:
             x = torch.addmm(bias, x, weight.t()).relu_()
         weight, bias = layers[-1]
-        if defer_last_bias:
-            return torch.mm(x, weight.t()), bias
-        return torch.addmm(bias, x, weight.t()), None
+        return torch.addmm(bias, x, weight.t())
+
+    def pooled_point_features(self, x: Tensor, inverse: Tensor,
+                              num_pillars: int) -> Tensor:
+        """Per-pillar max of the point MLP output, (V, feat_channels[-1]).
+
+        Training: the MLP on all points, then :func:`pillar_max`. Eval:
+        BatchNorm folded, points processed in chunks of ``eval_chunk_size``
+        (running maxima, so only one chunk of MLP activations is alive),
+        and the bias of the last Linear added after pooling (a per-channel
+        constant commutes with the max), which saves a pass over the
+        (N, 256) point features.
+
+        Args:
+            x (Tensor): (N, in) appearance features.
+            inverse (Tensor): (N,) int64 pillar of every point.
+            num_pillars (int): V, every pillar holds at least one point.
+        """
+        if self.training:
+            return pillar_max(self.mlp(x), inverse, num_pillars,
+                              self.reduce_backend)
+        layers = fold_linear_bn(self.mlp)
+        last_w, last_b = layers[-1]
+        out = x.new_full((num_pillars, last_w.shape[0]), float('-inf'))
+        for start in range(0, x.shape[0], self.eval_chunk_size):
+            h = x[start:start + self.eval_chunk_size]
+            for weight, bias in layers[:-1]:
+                h = torch.addmm(bias, h, weight.t()).relu_()
+            pillar_max(torch.mm(h, last_w.t()),
+                       inverse[start:start + self.eval_chunk_size],
+                       num_pillars, self.reduce_backend, out=out)
+        return out.add_(last_b)
 
     def forward(self, point_feats: Tensor, grid_ind: Tensor,
                 batch_idx: Tensor, batch_size: int) -> Tuple[Tensor, Tensor]:
@@ -119,11 +138,8 @@ class BEVPointEncoder(nn.Module):
         pillars, inverse = unique_pillars(
             keys, batch_size * self.bev_shape[0] * self.bev_shape[1])
         num = pillars.numel()
-        feats, bias = self.point_mlp(point_feats[:, :self.in_channels],
-                                     defer_last_bias=True)
-        pooled = pillar_max(feats, inverse, num, self.reduce_backend)
-        if bias is not None:
-            pooled = pooled + bias
+        pooled = self.pooled_point_features(
+            point_feats[:, :self.in_channels], inverse, num)
         appearance = scatter_to_bev(
             self.compression(pooled), pillars, batch_size, self.bev_shape)
         motion_in = point_feats[:, self.in_channels:]

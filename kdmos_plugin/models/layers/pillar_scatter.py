@@ -70,36 +70,44 @@ def torch_scatter_available() -> bool:
 
 
 def pillar_max(src: Tensor, inverse: Tensor, num_pillars: int,
-               backend: str = 'torch') -> Tensor:
+               backend: str = 'torch',
+               out: Optional[Tensor] = None) -> Tensor:
     """Max of the point features of every pillar.
 
     Args:
         src (Tensor): (N, C) point features.
         inverse (Tensor): (N,) int64 pillar of every point, in
             ``[0, num_pillars)``.
-        num_pillars (int): V; pillars without points get zeros.
+        num_pillars (int): V; without ``out``, pillars without points get
+            zeros.
         backend (str): ``'torch'`` (``Tensor.scatter_reduce_`` with
             ``'amax'``), ``'index_reduce'`` (``Tensor.index_reduce_``, beta
             in torch) or ``'torch_scatter'`` (``torch_scatter.scatter_max``).
+        out (Tensor, optional): (V, C) running maxima to update in place
+            (its values take part in the max), e.g. ``-inf`` before the
+            first of several chunks of points.
 
     Returns:
-        Tensor: (V, C) per-pillar maxima. The gradient goes to the maximal
-        point(s) (torch backends split it evenly among ties).
+        Tensor: (V, C) per-pillar maxima (``out`` if given). The gradient
+        goes to the maximal point(s) (torch backends split it evenly among
+        ties).
     """
     if src.dim() != 2 or inverse.shape != src.shape[:1]:
         raise ValueError(f'pillar_max: expected src (N, C) and inverse (N,), '
                          f'got {tuple(src.shape)} and {tuple(inverse.shape)}')
     num_ch = src.shape[1]
+    include_self = out is not None
+    if out is None:
+        out = src.new_zeros(num_pillars, num_ch)
     if backend == 'torch':
-        out = src.new_zeros(num_pillars, num_ch)
         index = inverse.unsqueeze(1).expand(-1, num_ch)
-        return out.scatter_reduce_(0, index, src, 'amax', include_self=False)
+        return out.scatter_reduce_(0, index, src, 'amax',
+                                   include_self=include_self)
     if backend == 'index_reduce':
-        out = src.new_zeros(num_pillars, num_ch)
         with warnings.catch_warnings():  # "index_reduce() is in beta"
             warnings.simplefilter('ignore', UserWarning)
             return out.index_reduce_(0, inverse, src, 'amax',
-                                     include_self=False)
+                                     include_self=include_self)
     if backend == 'torch_scatter':
         try:
             import torch_scatter
@@ -107,6 +115,8 @@ def pillar_max(src: Tensor, inverse: Tensor, num_pillars: int,
             raise ImportError(
                 "pillar_max: backend='torch_scatter' needs the torch_scatter "
                 "package; use backend='torch' instead") from err
+        if include_self:
+            return torch_scatter.scatter_max(src, inverse, dim=0, out=out)[0]
         return torch_scatter.scatter_max(
             src, inverse, dim=0, dim_size=num_pillars)[0]
     raise ValueError(f'pillar_max: unknown backend {backend!r}; choose one '

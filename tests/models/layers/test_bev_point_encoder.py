@@ -14,7 +14,9 @@ def test_parameter_count():
 def test_bev_maps_match_literal_pooling():
     torch.manual_seed(0)
     shape = (5, 6)
-    enc = BEVPointEncoder(motion_channels=2, bev_shape=shape).eval()
+    # chunks of 16 points: running maxima over several chunks
+    enc = BEVPointEncoder(motion_channels=2, bev_shape=shape,
+                          eval_chunk_size=16).eval()
     n = 80
     feats = torch.randn(n, 11)
     grid = torch.stack([torch.randint(0, 5, (n, )),
@@ -24,9 +26,8 @@ def test_bev_maps_match_literal_pooling():
     with torch.no_grad():
         app, mot = enc(feats, grid, batch_idx, 2)
         point_out = enc.mlp(feats[:, :9])
-        no_bias, bias = enc.point_mlp(feats[:, :9], defer_last_bias=True)
-        torch.testing.assert_close(no_bias + bias, point_out, atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(enc.point_mlp(feats[:, :9]), point_out,
+                                   atol=1e-5, rtol=1e-5)
         ref_app = torch.zeros(2, 32, *shape)
         ref_mot = torch.zeros(2, 2, *shape)
         for b in range(2):
@@ -62,9 +63,7 @@ def test_eval_mlp_folds_batchnorm_exactly():
     enc.eval()
     x = torch.randn(50, 9)
     with torch.no_grad():
-        torch.testing.assert_close(enc.point_mlp(x)[0], enc.mlp(x),
+        torch.testing.assert_close(enc.point_mlp(x), enc.mlp(x),
                                    atol=1e-4, rtol=1e-4)
     enc.train()
-    out, bias = enc.point_mlp(x, defer_last_bias=True)
-    assert bias is None
-    torch.testing.assert_close(out, enc.mlp(x))
+    torch.testing.assert_close(enc.point_mlp(x), enc.mlp(x))

@@ -57,6 +57,12 @@ def test_torch_scatter_backend_or_clear_error():
     if torch_scatter_available():
         torch.testing.assert_close(
             pillar_max(feats, inverse, len(pillars), 'torch_scatter'), ref)
+        out = torch.full_like(ref, float('-inf'))
+        pillar_max(feats[:100], inverse[:100], len(pillars), 'torch_scatter',
+                   out=out)
+        pillar_max(feats[100:], inverse[100:], len(pillars), 'torch_scatter',
+                   out=out)
+        torch.testing.assert_close(out, ref)
     else:
         with pytest.raises(ImportError, match='torch_scatter'):
             pillar_max(feats, inverse, len(pillars), 'torch_scatter')
@@ -79,3 +85,15 @@ def test_table_unique_equals_torch_unique():
     ref_unq, ref_inv = torch.unique(keys, sorted=True, return_inverse=True)
     unq, inv = unique_pillars(keys, 500)
     assert torch.equal(unq, ref_unq) and torch.equal(inv, ref_inv)
+
+
+@pytest.mark.parametrize('backend', ['torch', 'index_reduce'])
+def test_running_max_over_chunks(backend):
+    grid, batch_idx, feats = _points()
+    pillars, inverse = unique_pillars(pillar_keys(grid, batch_idx, (6, 5)))
+    ref = pillar_max(feats, inverse, len(pillars), backend)
+    out = torch.full((len(pillars), 3), float('-inf'))
+    for start in range(0, len(feats), 70):
+        pillar_max(feats[start:start + 70], inverse[start:start + 70],
+                   len(pillars), backend, out=out)
+    torch.testing.assert_close(out, ref)
