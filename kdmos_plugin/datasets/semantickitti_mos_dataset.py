@@ -47,6 +47,9 @@ class SemanticKittiMOSDataset(BaseDataset):
         filter_static_frames: Keep only frames with moving points plus every
             ``filter_every_n``-th frame (REFERENCE 1.3; meant for train).
         filter_every_n: See ``filter_static_frames``.
+        filter_exempt_sequences: Sequences never filtered; defaults to the
+            KITTI-road sequences 30-41, which the published whitelist keeps
+            in full.
         cache_dir: Folder of the filter cache; defaults to
             ``<data_root>/.kdmos_cache``.
         load_poses: Read ``poses.txt`` + ``calib.txt`` (needed by multi-scan
@@ -71,6 +74,7 @@ class SemanticKittiMOSDataset(BaseDataset):
                  label_map: Union[str, Mapping] = 'mos_4class',
                  filter_static_frames: bool = False,
                  filter_every_n: int = 10,
+                 filter_exempt_sequences: Optional[Sequence[str]] = None,
                  cache_dir: Optional[str] = None,
                  load_poses: bool = True,
                  poses_root: Optional[str] = None,
@@ -87,6 +91,12 @@ class SemanticKittiMOSDataset(BaseDataset):
         self.sequences = [str(s) for s in sequences]
         self.filter_static_frames = filter_static_frames
         self.filter_every_n = filter_every_n
+        if filter_exempt_sequences is None:
+            filter_exempt_sequences = SPLITS['road_train'] + SPLITS['road_val']
+        self.filter_exempt_sequences = {
+            str(s)
+            for s in filter_exempt_sequences
+        }
         self.cache_dir = cache_dir
         self.load_poses = load_poses
         self.poses_root = poses_root
@@ -209,7 +219,8 @@ class SemanticKittiMOSDataset(BaseDataset):
                 if self.load_poses else None)
             self.sequence_table[seq] = table
             keep = [True] * len(frame_ids)
-            if self.filter_static_frames:
+            if self.filter_static_frames and \
+                    seq not in self.filter_exempt_sequences:
                 if info['label_paths'] is None:
                     raise ValueError(
                         f'filter_static_frames needs labels but sequence '

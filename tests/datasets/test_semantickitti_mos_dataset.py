@@ -130,6 +130,8 @@ def test_filter_static_frames(tiny_kitti_root, tmp_path):
     assert len(list((tmp_path / 'cache').iterdir())) == 1
     unfiltered = DATASETS.build(dict(cfg, filter_static_frames=False))
     assert len(unfiltered) == 12
+    exempt = DATASETS.build(dict(cfg, filter_exempt_sequences=['00']))
+    assert len(exempt) == 12
 
 
 def test_fewer_poses_than_scans(tiny_kitti_root, tmp_path):
