@@ -51,9 +51,11 @@ def _tool():
 
 
 def _model(upsample):
+    """The model of configs/kdmos/student_bev.py (KDMOS) or motionbev.py."""
     init_default_scope('mmdet3d')
-    cfg = Config.fromfile(str(REPO / 'configs/_base_/models/kdmos_student.py'))
-    cfg.model.backbone.upsample = upsample
+    name = 'student_bev.py' if upsample == 'dysample' else 'motionbev.py'
+    cfg = Config.fromfile(str(REPO / 'configs' / 'kdmos' / name))
+    assert cfg.model.backbone.upsample == upsample
     return MODELS.build(cfg.model)
 
 

@@ -125,6 +125,38 @@ def test_forward_point_logits_and_errors():
                      backbone=SMALL_BACKBONE, grid_size=grid)
 
 
+def test_training_step_on_a_small_grid():
+    torch.manual_seed(0)
+    grid = (32, 40, 3)  # level 4 keeps 2x2 cells for training-mode BN
+    model = _small_model(grid).train()
+    cells, _ = _random_cells(120, grid, 1, seed=5)
+    labels = torch.randint(0, 4, (120, ))
+    inputs = dict(points=[torch.randn(120, 4)],
+                  point_feats=[torch.randn(120, 11)], grid_ind=[cells])
+    samples = _voxel_samples(cells, torch.zeros(120, dtype=torch.long),
+                             labels, 1)
+    losses = model.loss(inputs, samples)
+    sum(losses.values()).backward()
+    assert model.voxel_encoder.mlp[1].weight.grad.abs().sum() > 0
+    assert model.backbone.outc.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('name,params,grid', [
+    ('student_bev', 4031366, [480, 360, 32]),
+    ('motionbev', 4364518, [480, 360, 32]),
+    ('student_bev_synthetic', None, None),
+    ('motionbev_synthetic', None, None),
+])
+def test_configs_build(name, params, grid):
+    init_default_scope('mmdet3d')
+    cfg = Config.fromfile(str(REPO / 'configs' / 'kdmos' / f'{name}.py'))
+    model = MODELS.build(cfg.model)
+    assert list(model.grid_size) == list(cfg.grid_size)
+    if params is not None:
+        assert sum(p.numel() for p in model.parameters()) == params
+        assert list(cfg.grid_size) == grid
+
+
 def _real_scan_batch(grid: PolarGrid):
     """One real SemanticKITTI scan as the pipeline packs it (batch 1)."""
     bin_path = SAMPLE / 'velodyne' / '000000.bin'
