@@ -12,6 +12,9 @@ does not move.
 Output: ``OUT/<scan name>.label`` (uint32, one per point, file order:
 0 unlabeled, 9 static, 250 movable, 251 moving), and with ``--vis`` a BEV
 picture per scan in ``OUT/vis/`` (static grey, movable blue, moving red).
+An empty scan (0 bytes) gets an empty ``.label`` file and a logged warning;
+other malformed input stops with an error naming the file
+(docs/MALFORMED_INPUT.md).
 Grid, bounds, past scans and motion mode come from the config's test
 pipeline.
 """
@@ -63,9 +66,10 @@ def main(argv=None) -> None:
         stem = Path(path).stem
         write_labels(out / f'{stem}.label',
                      np.asarray(lut, np.uint32)[pred])
-        if args.vis:
+        if args.vis:  # an empty scan (empty prediction) is not read
+            points = read_points(path) if len(pred) else np.zeros((0, 4))
             save_png(str(out / 'vis' / f'{stem}.png'),
-                     render_bev(read_points(path), pred))
+                     render_bev(points, pred))
         print(f'[infer] {i + 1}/{len(paths)} {stem}: {len(pred)} points, '
               f'{int((pred == 3).sum())} moving', flush=True)
     print(f'[infer] wrote {len(paths)} label files to {out}')

@@ -10,8 +10,16 @@
 Sensor settings (grid, bounds, number of past scans, motion mode) come from
 the config's ``test_dataloader`` pipeline; ground-truth loading steps
 (``LoadMOSLabels``, ``LoadTeacherLogits``) are dropped.
+
+An empty scan (0 points, e.g. a dropped sensor frame) gets an empty
+prediction and a logged warning naming it; it counts as a past scan with no
+points for the scans after it. (The dataset pipeline of training and
+evaluation refuses empty scans instead; see docs/MALFORMED_INPUT.md.)
 """
 import copy
+import logging
+import os
+import os.path as osp
 from collections import deque
 from typing import Deque, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -19,6 +27,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from torch import nn
 
@@ -104,15 +113,35 @@ def infer_sequence(model: nn.Module,
         sequence: Name used in the data samples.
 
     Yields:
-        tuple: (path, (N,) int64 train ids) for each scan, in order.
+        tuple: (path, (N,) int64 train ids) for each scan, in order; an
+        empty scan yields a (0,) prediction and logs a warning.
     """
     poses = _check_poses(lidar_poses, len(lidar_paths))
+    # empty scans enter as in-memory (0, 4) scans: their neighbours still
+    # load, and LoadMOSScans never reads (and refuses) the empty file
+    empty = {t: np.zeros((0, 4), np.float32)
+             for t, path in enumerate(lidar_paths) if _is_empty_file(path)}
     seq_info = dict(lidar_paths=list(lidar_paths), lidar_poses=poses,
-                    sequence=sequence)
+                    sequence=sequence, scan_cache=empty)
     for t, path in enumerate(lidar_paths):
+        if t in empty:
+            _warn_empty(path)
+            yield path, np.zeros(0, dtype=np.int64)
+            continue
         results = dict(lidar_path=path, scan_index=t, seq_info=seq_info,
                        sequence=sequence, frame_id=t)
         yield path, predict_packed(model, [pipeline(results)])[0]
+
+
+def _is_empty_file(path: str) -> bool:
+    """Whether ``path`` is an existing file of 0 bytes (a scan of 0
+    points); a missing file is left to the reader's error."""
+    return osp.isfile(path) and os.path.getsize(path) == 0
+
+
+def _warn_empty(name: str) -> None:
+    print_log(f'{name}: empty scan (0 points); its prediction is empty',
+              logger='current', level=logging.WARNING)
 
 
 def _check_poses(poses: Optional[np.ndarray], num: int) -> np.ndarray:
@@ -176,12 +205,21 @@ class MOSStreamer:
 
         Returns:
             np.ndarray: (N,) int64 train ids (0 unlabeled, 1 static,
-            2 movable, 3 moving).
+            2 movable, 3 moving); (0,) with a logged warning for an empty
+            scan, which still enters the buffer as a past scan.
+
+        Raises:
+            ValueError: Points not (N, 4), or holding NaN or inf.
         """
         points = np.ascontiguousarray(points, dtype=np.float32)
         if points.ndim != 2 or points.shape[1] != 4:
             raise ValueError(f'scan {self.count}: expected (N, 4) points, '
                              f'got {points.shape}')
+        if not np.isfinite(points).all():
+            rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
+            raise ValueError(
+                f'scan {self.count}: {len(rows)} of {len(points)} points hold '
+                f'NaN or inf values (first at point {rows[0]})')
         pose = np.eye(4) if pose is None else np.asarray(pose, np.float64)
         self.buffer.append((points, pose))
         names = [f'stream/{self.count - len(self.buffer) + 1 + i:06d}'
@@ -195,4 +233,7 @@ class MOSStreamer:
         results = dict(lidar_path=names[t], scan_index=t, seq_info=seq_info,
                        sequence='stream', frame_id=self.count)
         self.count += 1
+        if len(points) == 0:
+            _warn_empty(f'{names[t]} (scan {self.count - 1} of the stream)')
+            return np.zeros(0, dtype=np.int64)
         return predict_packed(self.model, [self.pipeline(results)])[0]
