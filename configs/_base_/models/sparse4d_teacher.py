@@ -22,7 +22,7 @@ model = dict(
         num_blocks=(1, 2, 2, 2),
         decoder_blocks=1,
         space_kernel=3,
-        time_kernel=(1, 3, 3, 3),  # per level; 1 = per scan, 3 = 3 age cells
+        time_kernel=(1, 3, 3, 1),  # per level; 1 = per age cell, 3 = 3 cells
         temporal_strides=(2, 2, 2)),  # 8 age cells -> 4 -> 2 -> 1
     decode_head=dict(channels=32, dropout_ratio=0.0),
     loss_ce=dict(

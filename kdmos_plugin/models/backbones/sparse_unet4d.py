@@ -98,9 +98,11 @@ class SparseUNet4D(BaseModule):
     convolutions have kernel ``space_kernel`` (odd) in x, y, z and
     ``time_kernel`` (odd) in age; 3 x 3 x 3 x 1 costs 27 taps against 81 for
     a full 3^4 kernel. The defaults (about 20 M parameters) keep the finest
-    level per scan (time kernel 1) and mix time from the second level on,
-    where one age cell holds 2 scans and a time kernel of 3 spans 6; the
-    decoder carries that context back to the current scan's voxels.
+    level per scan (time kernel 1) and mix time on the two middle levels,
+    where one age cell holds 2 (4) scans and a time kernel of 3 spans 6
+    (all 8); the deepest level has a single age cell (8 scans / 2^3), where
+    a time kernel > 1 would only add unused weights. The decoder carries
+    the temporal context back to the current scan's voxels.
 
     On CPU tensors every spconv layer runs ``ConvAlgo.Native``
     (:func:`~kdmos_plugin.utils.spconv_algo.auto_spconv_algo`).
@@ -138,7 +140,7 @@ class SparseUNet4D(BaseModule):
                  num_blocks: Union[int, Sequence[int]] = (1, 2, 2, 2),
                  decoder_blocks: int = 1,
                  space_kernel: int = 3,
-                 time_kernel: Union[int, Sequence[int]] = (1, 3, 3, 3),
+                 time_kernel: Union[int, Sequence[int]] = (1, 3, 3, 1),
                  temporal_strides: Union[int, Sequence[int]] = (2, 2, 2),
                  bn_eps: float = 1e-3,
                  bn_momentum: float = 0.01,
