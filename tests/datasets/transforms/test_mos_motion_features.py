@@ -87,3 +87,13 @@ def test_bad_arguments():
         MOSMotionFeatures(mode='file')
     with pytest.raises(ValueError, match='num_channels'):
         MOSMotionFeatures(mode='causal', num_channels=6)
+
+
+def test_thread_setting_restored(dataset):
+    res = LoadMOSScans(num_past=7)(dataset.get_data_info(9))
+    torch.set_num_threads(2)  # the autouse fixture restores it afterwards
+    a = MOSMotionFeatures(mode='causal')(dict(res))['motion_feats']
+    assert torch.get_num_threads() == 2
+    b = MOSMotionFeatures(mode='causal', num_threads=None)(
+        dict(res))['motion_feats']
+    np.testing.assert_array_equal(a, b)
