@@ -6,8 +6,11 @@
 * ``student_s``: the student forward, points in, labels out: packed inputs
   (``point_feats`` (N, 17) with zero motion channels, ``grid_ind``) ->
   :meth:`KDMOSStudent.forward_feats` -> per-point logits -> argmax.
-* ``floor_s``: the same convolutions alone (the backbone on precomputed
-  appearance and motion BEV tensors): the lower bound of any implementation.
+* ``floor_s``: the same convolutions alone (``backbone.decode`` on
+  precomputed appearance and motion BEV tensors, i.e. every 3x3
+  convolution, gate and up-sampler the student runs; the student applies
+  the 1x1 head only at the read pillars): the lower bound of any
+  implementation of this network.
 * ``literal_s``: a literal re-implementation of the published forward
   (``torch.unique(dim=0)`` over (b, i_rho, i_phi) index rows, the point MLP
   with separate BatchNorm layers, per-pillar max via
@@ -136,8 +139,8 @@ def literal_forward(model, batch_inputs: dict) -> torch.Tensor:
     res_out = res_out.permute(0, 3, 1, 2)
     logits = backbone(out, res_out)
     voxel = logits.permute(0, 2, 3, 1)
-    voxel = voxel.reshape(b, r, p, z, c).permute(0, 4, 1, 2, 3)
-    voxel = voxel.contiguous()  # the published (B, C, R, P, Z) tensor
+    # the published (B, C, R, P, Z) voxel logits (a view, as published)
+    voxel = voxel.view(b, r, p, z, c).permute(0, 4, 1, 2, 3)
     pt = voxel[cat_ind[:, 0], :, cat_ind[:, 1], cat_ind[:, 2], cat_ind[:, 3]]
     return pt.argmax(1)
 
@@ -167,7 +170,7 @@ def _runner(variant: str, model, scan: dict,
         return lambda: literal_forward(literal, scan)
     if variant == 'floor':
         app, mot = bev_inputs(model, scan)
-        return lambda: model.backbone(app, mot)
+        return lambda: model.backbone.decode(app, mot)
     raise ValueError(f'unknown variant {variant!r}')
 
 

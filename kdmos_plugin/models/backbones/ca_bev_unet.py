@@ -28,6 +28,8 @@ class CABEVUNet(BaseModule):
         d = up3(c4, c3); d = up2(d, c2); d = up1(d, c1); d = up0(d, c0)
         out = outc(dropout(d))              (B, num_classes * grid_z, R, P)
 
+    ``decode()`` returns ``d``; ``forward()`` the dense logits ``out``.
+
     Output channel ``z * num_classes + c`` holds the logit of class ``c`` in
     height cell ``z`` (the published ``(B, C, R, P, Z)`` voxel logits are a
     reshape of it; this module never builds them). Every ``up`` block
@@ -112,7 +114,7 @@ class CABEVUNet(BaseModule):
         self.outc = nn.Conv2d(c[0], num_classes * grid_z, 1)
 
     def forward(self, appearance: Tensor, motion: Tensor) -> Tensor:
-        """BEV logits of a batch.
+        """Dense BEV logits of a batch: ``outc(dropout(decode(A, M)))``.
 
         Args:
             appearance (Tensor): (B, in_channels, R, P) appearance BEV map.
@@ -121,6 +123,14 @@ class CABEVUNet(BaseModule):
         Returns:
             Tensor: (B, num_classes * grid_z, R, P) logits, channel
             ``z * num_classes + c``.
+        """
+        return self.outc(self.dropout(self.decode(appearance, motion)))
+
+    def decode(self, appearance: Tensor, motion: Tensor) -> Tensor:
+        """Decoder features before the head, (B, channels[0], R, P).
+
+        :class:`KDMOSStudent` applies ``dropout`` densely and ``outc``
+        (a 1x1 convolution) only at the cells it reads.
         """
         if appearance.shape[-2:] != motion.shape[-2:]:
             raise ValueError(
@@ -141,5 +151,4 @@ class CABEVUNet(BaseModule):
         d = self.up3(c4, c3)
         d = self.up2(d, c2)
         d = self.up1(d, c1)
-        d = self.up0(d, c0)
-        return self.outc(self.dropout(d))
+        return self.up0(d, c0)

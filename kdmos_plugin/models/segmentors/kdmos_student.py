@@ -2,24 +2,29 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
+from ..layers.pillar_scatter import pillar_keys, unique_pillars
 from mmdet3d.structures.det3d_data_sample import SampleList
 from .base_mos_segmentor import BaseMOSSegmentor
 
 
-def gather_cell_logits(bev_logits: Tensor, batch_idx: Tensor, cells: Tensor,
-                       num_classes: int) -> Tensor:
-    """Read the class logits of voxel cells straight from the BEV logits.
+def head_logits_at_cells(bev_feats: Tensor, head: nn.Conv2d,
+                         batch_idx: Tensor, cells: Tensor,
+                         num_classes: int) -> Tensor:
+    """Class logits of voxel cells, computing the 1x1 head only where read.
 
     Equivalent to ``voxel[b, :, i_rho, i_phi, i_z]`` on the published
-    ``(B, C, R, P, Z)`` voxel tensor (a reshape of ``bev_logits`` with
-    channel ``z * C + c``), without building that tensor: one flat gather of
-    ``M * C`` elements.
+    ``(B, C, R, P, Z)`` voxel tensor, i.e. to reading channels
+    ``z * C .. z * C + C - 1`` of ``head(bev_feats)`` (B, C * Z, R, P) at
+    ``(b, i_rho, i_phi)``, without building either dense tensor: the
+    feature vectors of the V distinct pillars are gathered, the head is one
+    (V, K) x (K, C * Z) matrix product, and every cell reads its C logits.
 
     Args:
-        bev_logits (Tensor): (B, C * Z, R, P) logits.
+        bev_feats (Tensor): (B, K, R, P) decoder features (after dropout).
+        head (nn.Conv2d): 1x1 convolution K -> C * Z (``backbone.outc``).
         batch_idx (Tensor): (M,) int64 sample of every cell.
         cells (Tensor): (M, 3) int64 (i_rho, i_phi, i_z).
         num_classes (int): C.
@@ -27,17 +32,23 @@ def gather_cell_logits(bev_logits: Tensor, batch_idx: Tensor, cells: Tensor,
     Returns:
         Tensor: (M, C) logits.
     """
-    b, cz, r, p = bev_logits.shape
-    z = cz // num_classes
-    if z * num_classes != cz:
-        raise ValueError(f'gather_cell_logits: {cz} channels are not a '
-                         f'multiple of num_classes={num_classes}')
+    b, k, r, p = bev_feats.shape
+    out_ch = head.out_channels
+    if out_ch % num_classes:
+        raise ValueError(f'head_logits_at_cells: {out_ch} head channels are '
+                         f'not a multiple of num_classes={num_classes}')
+    keys = pillar_keys(cells, batch_idx, (r, p))
+    pillars, inverse = unique_pillars(keys, b * r * p)
     plane = r * p
-    base = ((batch_idx * z + cells[:, 2]) * num_classes) * plane + \
-        cells[:, 0] * p + cells[:, 1]
-    offsets = torch.arange(num_classes, device=base.device) * plane
-    index = base.unsqueeze(1) + offsets
-    return bev_logits.reshape(-1)[index]
+    feats = bev_feats.reshape(b, k, plane)[pillars // plane, :,
+                                           pillars % plane]  # (V, K)
+    weight = head.weight.reshape(out_ch, k)
+    bias = head.bias if head.bias is not None else weight.new_zeros(out_ch)
+    logits = torch.addmm(bias, feats, weight.t())  # (V, C * Z)
+    base = inverse * out_ch + cells[:, 2] * num_classes
+    index = base.unsqueeze(1) + torch.arange(num_classes,
+                                             device=base.device)
+    return logits.reshape(-1)[index]
 
 
 @MODELS.register_module()
@@ -48,16 +59,19 @@ class KDMOSStudent(BaseMOSSegmentor):
 
         forward_feats(): point_feats, grid_ind -> voxel_encoder()
                          -> appearance (B, 32, R, P), motion (B, 8, R, P)
-                         -> backbone() -> bev_logits (B, C * Z, R, P)
-        point_logits():  bev_logits[b, z * C + c, i_rho, i_phi] per point
+                         -> backbone.decode() -> dropout -> bev_feats
+                            (B, 32, R, P)
+        point_logits():  backbone.outc at each point's pillar, channels
+                         z * C .. z * C + C - 1 (head_logits_at_cells)
         loss_by_feats(): the same read at the occupied, labelled voxels of
                          ``gt_voxel_seg`` -> loss_ce + loss_lovasz
 
     The voxel loss is computed on the occupied voxels only. Empty and
     unlabelled voxels carry label ``ignore_index`` in the published dense
     loss, so both CE (mean over non-ignored voxels) and Lovasz (flattened
-    over non-ignored voxels) are identical, and the dense
-    ``(B, C, R, P, Z)`` tensor is never built.
+    over non-ignored voxels) are identical. Neither the dense
+    ``(B, C * Z, R, P)`` head output nor the ``(B, C, R, P, Z)`` voxel
+    tensor is ever built: the 1x1 head runs only at the pillars read.
 
     Args:
         voxel_encoder (dict): Config of the point encoder
@@ -121,8 +135,9 @@ class KDMOSStudent(BaseMOSSegmentor):
                 ``grid_ind`` list of (N_b, 3) int64 per sample.
 
         Returns:
-            dict: ``bev_logits`` (B, C * Z, R, P), ``grid_ind`` (N, 3) and
-            ``batch_idx`` (N,) of all current-scan points in batch order.
+            dict: ``bev_feats`` (B, K, R, P) decoder features after the
+            head dropout, ``grid_ind`` (N, 3) and ``batch_idx`` (N,) of all
+            current-scan points in batch order.
         """
         feats_list = batch_inputs['point_feats']
         grid_list = batch_inputs['grid_ind']
@@ -138,15 +153,21 @@ class KDMOSStudent(BaseMOSSegmentor):
             torch.arange(batch_size), sizes).to(grid_ind.device)
         appearance, motion = self.voxel_encoder(point_feats, grid_ind,
                                                 batch_idx, batch_size)
-        bev_logits = self.backbone(appearance, motion)
-        return dict(bev_logits=bev_logits, grid_ind=grid_ind,
+        bev_feats = self.backbone.dropout(
+            self.backbone.decode(appearance, motion))
+        return dict(bev_feats=bev_feats, grid_ind=grid_ind,
                     batch_idx=batch_idx)
+
+    def cell_logits(self, feats: Dict[str, Tensor], batch_idx: Tensor,
+                    cells: Tensor) -> Tensor:
+        """Logits (M, C) of cells (M, 3) of samples ``batch_idx`` (M,)."""
+        return head_logits_at_cells(feats['bev_feats'], self.backbone.outc,
+                                    batch_idx, cells, self.num_classes)
 
     def point_logits(self, feats: Dict[str, Tensor],
                      batch_inputs: dict) -> Tensor:
         """Per-point logits (sum_b N_b, C), each point its voxel's logits."""
-        return gather_cell_logits(feats['bev_logits'], feats['batch_idx'],
-                                  feats['grid_ind'], self.num_classes)
+        return self.cell_logits(feats, feats['batch_idx'], feats['grid_ind'])
 
     def voxel_targets(self, batch_data_samples: SampleList,
                       device: torch.device) -> List[Tensor]:
@@ -183,13 +204,13 @@ class KDMOSStudent(BaseMOSSegmentor):
         Returns:
             dict: ``loss_ce`` and ``loss_lovasz`` scalars.
         """
-        logits = feats['bev_logits']
+        device = feats['bev_feats'].device
         batch_idx, cells, labels = self.voxel_targets(batch_data_samples,
-                                                      logits.device)
+                                                      device)
         self._check_cells(cells, 'gt_voxel_seg.coors')
         valid = labels != self.ignore_index
-        voxel_logits = gather_cell_logits(logits, batch_idx[valid],
-                                          cells[valid], self.num_classes)
+        voxel_logits = self.cell_logits(feats, batch_idx[valid],
+                                        cells[valid])
         labels = labels[valid]
         losses = {'loss_ce': self.loss_ce(voxel_logits, labels)}
         if self.loss_lovasz is not None:

@@ -12,7 +12,7 @@ from kdmos_plugin.datasets.kitti_io import read_labels, read_points
 from kdmos_plugin.datasets.label_map import MOS_4CLASS, map_labels
 from kdmos_plugin.datasets.polar_grid import PolarGrid
 from kdmos_plugin.models.losses import LovaszSoftmaxLoss
-from kdmos_plugin.models.segmentors import KDMOSStudent, gather_cell_logits
+from kdmos_plugin.models.segmentors import KDMOSStudent, head_logits_at_cells
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, PointData
 
@@ -45,14 +45,18 @@ def _random_cells(n, grid, batch, seed):
 
 
 def test_sparse_read_equals_dense_indexing():
+    """The head at the read cells == indexing the dense voxel tensor."""
     torch.manual_seed(0)
-    grid, c = (7, 9, 5), 4
-    bev = torch.randn(3, c * grid[2], grid[0], grid[1])
+    grid, c, k = (7, 9, 5), 4, 6
+    feats = torch.randn(3, k, grid[0], grid[1])
+    head = torch.nn.Conv2d(k, c * grid[2], 1)
     cells, b = _random_cells(200, grid, 3, seed=1)
-    dense = _dense_voxel_logits(bev, c)
-    ref = dense[b, :, cells[:, 0], cells[:, 1], cells[:, 2]]
-    torch.testing.assert_close(gather_cell_logits(bev, b, cells, c), ref,
-                               rtol=0, atol=0)
+    with torch.no_grad():
+        dense = _dense_voxel_logits(head(feats), c)
+        ref = dense[b, :, cells[:, 0], cells[:, 1], cells[:, 2]]
+        out = head_logits_at_cells(feats, head, b, cells, c)
+    assert out.shape == (200, c)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
 def _voxel_samples(cells, batch_idx, labels, batch):
@@ -77,15 +81,15 @@ def test_voxel_loss_equals_dense_loss():
     cells, b = _random_cells(150, grid, 2, seed=2)
     labels = torch.randint(0, c, (150, ))
     samples = _voxel_samples(cells, b, labels, 2)
-    bev = torch.randn(2, c * grid[2], grid[0], grid[1], requires_grad=True)
-    losses = model.loss_by_feats(dict(bev_logits=bev), {}, samples)
+    bev = torch.randn(2, 8, grid[0], grid[1], requires_grad=True)
+    losses = model.loss_by_feats(dict(bev_feats=bev), {}, samples)
 
     dense_labels = torch.zeros(2, *grid, dtype=torch.long)
     for i, s in enumerate(samples):
         co = s.gt_voxel_seg.coors
         dense_labels[i, co[:, 0], co[:, 1], co[:, 2]] = \
             s.gt_voxel_seg.semantic_mask
-    dense = _dense_voxel_logits(bev, c)
+    dense = _dense_voxel_logits(model.backbone.outc(bev), c)
     ce = F.cross_entropy(dense, dense_labels, ignore_index=0)
     lovasz = LovaszSoftmaxLoss(ignore_index=0)(dense, dense_labels)
     torch.testing.assert_close(losses['loss_ce'], ce)
@@ -108,11 +112,18 @@ def test_forward_point_logits_and_errors():
     with torch.no_grad():
         feats = model.forward_feats(inputs)
         logits = model.point_logits(feats, inputs)
-    assert feats['bev_logits'].shape == (2, 4 * 3, 16, 20)
-    dense = _dense_voxel_logits(feats['bev_logits'], 4)
+    assert feats['bev_feats'].shape == (2, 8, 16, 20)
+    with torch.no_grad():
+        dense_logits = model.backbone(
+            *model.voxel_encoder(torch.cat(inputs['point_feats']),
+                                 torch.cat(inputs['grid_ind']),
+                                 torch.tensor([0] * 50 + [1] * 30), 2))
+    assert dense_logits.shape == (2, 4 * 3, 16, 20)
+    dense = _dense_voxel_logits(dense_logits, 4)
     g = torch.cat(inputs['grid_ind'])
     b = torch.tensor([0] * 50 + [1] * 30)
-    torch.testing.assert_close(logits, dense[b, :, g[:, 0], g[:, 1], g[:, 2]])
+    torch.testing.assert_close(logits, dense[b, :, g[:, 0], g[:, 1], g[:, 2]],
+                               rtol=1e-5, atol=1e-5)
     bad = dict(inputs, grid_ind=[inputs['grid_ind'][0] + 16,
                                  inputs['grid_ind'][1]])
     with pytest.raises(ValueError, match='outside the model grid'):
