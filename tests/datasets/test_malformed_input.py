@@ -11,9 +11,9 @@ of the tiny SemanticKITTI-layout sequence, corrupted in ``tmp_path``.
 import copy
 import importlib.util
 import itertools
+import json
 import logging
 import os
-import os.path as osp
 import shutil
 import subprocess
 import sys
@@ -30,7 +30,8 @@ from mmengine.runner import Runner, save_checkpoint
 from kdmos_plugin.apis.checkpoint import CheckpointMismatchError
 from kdmos_plugin.apis.inference import (MOSStreamer, infer_sequence,
                                          init_mos_model)
-from kdmos_plugin.apis.teacher_logits import logits_path
+from kdmos_plugin.apis.teacher_logits import (MANIFEST_NAME, logits_path,
+                                              make_manifest)
 from kdmos_plugin.datasets.kitti_io import (KittiFormatError, read_labels,
                                             read_points, write_labels,
                                             write_points)
@@ -333,6 +334,14 @@ def test_teacher_logits_with_wrong_class_count(root, tmp_path):
     with pytest.raises(ValueError, match='3 classes.*num_classes=4') as err:
         dataset[2]
     assert bad in str(err.value)
+    # a manifest of a 3-class teacher is refused at the first sample
+    (logits_root / MANIFEST_NAME).write_text(json.dumps(make_manifest(
+        ('static', 'movable', 'moving'), 'teacher.py', '0' * 64)))
+    dataset, _ = _kd_dataset(root, tmp_path, [None] * NUM_SCANS)
+    with pytest.raises(ValueError, match='num_classes 3 .*num_classes=4'
+                       ) as err:
+        dataset[0]
+    assert str(logits_root / MANIFEST_NAME) in str(err.value)
 
 
 # ------------------------------------------------- 9. another model's weights
@@ -372,5 +381,4 @@ def test_checkpoint_of_another_model_is_refused(student_ckpt, teacher_ckpt,
     tail = res.stderr[-3000:]
     assert 'CheckpointMismatchError' in tail, tail
     assert f'{teacher_ckpt}: does not fit the model KDMOSStudent' in tail
-    assert not osp.isdir(tmp_path / 'work') or not [
-        f for f in os.listdir(tmp_path / 'work') if f.endswith('.json')]
+    assert not list((tmp_path / 'work').rglob('*.json'))  # no metrics
