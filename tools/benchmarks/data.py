@@ -17,6 +17,10 @@ of ``../shared/data/semantickitti_sample`` (about 122k points each):
 * ``reference_generator_ms``: the sliding-window generator that writes the
   published residual files (``iter_reference_residuals``), per frame: one
   window a frame;
+* ``sample_causal_ms`` / ``sample_reference_ms``: one whole training
+  sample from ``SemanticKittiMOSDataset`` (read 8 resp. 15 scans, labels,
+  motion features, augmentation, voxelisation, packing) on a temporary copy
+  of the scans in the SemanticKITTI layout;
 * ``*_cpu_ms``: the same timings in CPU time of the calling thread
   (``time.thread_time``), which a loaded shared machine inflates less than
   wall time; the target applies to wall time on an idle core.
@@ -29,7 +33,9 @@ pipeline runs in DataLoader workers, which use one thread each).
 """
 import argparse
 import json
+import os.path as osp
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -64,6 +70,47 @@ def make_sequence(sample_root: Path, length: int = 15):
     ]
     poses = np.stack([_ego_pose(i) for i in range(length)])
     return scans, labels, poses, files
+
+
+def write_layout(root: str, scans, labels, poses) -> None:
+    """The fake sequence as ``root/sequences/00`` (identity ``Tr``)."""
+    from kdmos_plugin.datasets.kitti_io import (write_calib, write_labels,
+                                                write_points, write_poses)
+    seq = osp.join(root, 'sequences', '00')
+    for i, pts in enumerate(scans):
+        write_points(osp.join(seq, 'velodyne', f'{i:06d}.bin'), pts)
+        write_labels(osp.join(seq, 'labels', f'{i:06d}.label'),
+                     labels[i % len(labels)])
+    write_poses(osp.join(seq, 'poses.txt'), poses)
+    write_calib(osp.join(seq, 'calib.txt'), np.eye(4))
+
+
+def sample_times(root: str, repeats: int) -> Dict[str, float]:
+    """Median ms of one training sample, causal and reference pipelines."""
+    from mmengine.registry import init_default_scope
+
+    from kdmos_plugin.datasets import SemanticKittiMOSDataset
+    init_default_scope('mmdet3d')
+    out = {}
+    for mode, future in (('causal', 0), ('reference', 7)):
+        pipeline = [
+            dict(type='LoadMOSScans', num_past=7, num_future=future),
+            dict(type='LoadMOSLabels'),
+            dict(type='MOSMotionFeatures', mode=mode, cache_windows=0),
+            dict(type='MOSGlobalAug'),
+            dict(type='PolarVoxelize', grid_size=GRID, num_classes=4),
+            dict(type='PackMOSInputs'),
+        ]
+        ds = SemanticKittiMOSDataset(data_root=root, sequences=['00'],
+                                     pipeline=pipeline)
+        ds[7]  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            ds[7]
+            times.append(time.perf_counter() - t0)
+        out[f'sample_{mode}_ms'] = 1000 * statistics.median(times)
+    return out
 
 
 def _results(scans, poses, t, num_past, num_future, path):
@@ -161,6 +208,9 @@ def run(args) -> Dict[str, float]:
         wall.setdefault('reference_generator', []).append(run_generator())
     med = {k: 1000 * statistics.median(v) for k, v in wall.items()}
     cmed = {k: 1000 * statistics.median(v) for k, v in cpu.items()}
+    with tempfile.TemporaryDirectory() as root:
+        write_layout(root, scans, labels, poses)
+        med.update(sample_times(root, max(1, repeats // 2)))
     return {
         'num_points': float(len(res['points'])),
         'multi_points': float(len(res['multi_points'])),
@@ -172,6 +222,8 @@ def run(args) -> Dict[str, float]:
         'reference_sequential_ms': med['reference_sequential'],
         'reference_generator_ms': med['reference_generator'],
         'reference_over_causal': med['reference'] / med['causal'],
+        'sample_causal_ms': med['sample_causal_ms'],
+        'sample_reference_ms': med['sample_reference_ms'],
         'causal_cpu_ms': cmed['causal'],
         'voxelize_cpu_ms': cmed['voxelize'],
         'causal_plus_voxelize_cpu_ms': cmed['causal'] + cmed['voxelize'],
