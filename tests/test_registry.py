@@ -37,6 +37,12 @@ def test_custom_imports_config_builds_through_mmdet3d_registry(tmp_path):
     assert out.stdout.split()[-2].startswith('kdmos_plugin.')
 
 
-def test_mmdet3d_models_import():
-    import mmdet3d.models  # noqa: F401  (needs mmcv's compiled ops)
+def test_mmdet3d_imports_everything_a_runner_touches():
+    """The pinned environment has every module mmdet3d imports on the
+    Runner's paths (compiled mmcv ops, lyft/nuscenes devkits and theirs)."""
+    import importlib
+    for name in ('mmcv.ops', 'mmdet3d.models', 'mmdet3d.datasets',
+                 'mmdet3d.evaluation', 'mmdet3d.engine', 'mmdet3d.apis',
+                 'mmdet3d.visualization', 'mmdet.models', 'mmdet.evaluation'):
+        importlib.import_module(name)
     from mmcv.ops import Voxelization  # noqa: F401
