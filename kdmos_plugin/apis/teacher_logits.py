@@ -209,7 +209,7 @@ def dump_teacher_logits(config: str,
     import torch
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
+    from .checkpoint import check_checkpoint_matches
 
     from mmdet3d.registry import DATASETS, MODELS
 
@@ -226,7 +226,7 @@ def dump_teacher_logits(config: str,
     classes = _class_names(dataset, cfg)
 
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    model.load_state_dict(check_checkpoint_matches(model, checkpoint))
     model.to(device).eval()
     if len(classes) != model.num_classes:
         raise ValueError(f'{config}: {len(classes)} class names but the '
