@@ -1,5 +1,6 @@
 """Teacher -> student logit distillation wrapper for MOS segmentors."""
 import logging
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional
 
@@ -117,6 +118,10 @@ class MOSDistiller(BaseModel):
             raise TypeError('MOSDistiller: the teacher must be a '
                             f'BaseMOSSegmentor, got {type(teacher).__name__}')
         if checkpoint:
+            if '://' not in checkpoint and not osp.isfile(checkpoint):
+                raise FileNotFoundError(
+                    f'MOSDistiller: teacher checkpoint {checkpoint} not found '
+                    '(set model.teacher.checkpoint to the trained teacher)')
             load_checkpoint(teacher, checkpoint, map_location='cpu',
                             strict=True)
         else:

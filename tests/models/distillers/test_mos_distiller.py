@@ -234,6 +234,10 @@ def test_errors_name_the_scans(tmp_path):
     with pytest.raises(ValueError, match=r'teacher 104 rows.*'
                        r'velodyne/000000.bin \(60 points\).*000001.bin'):
         model.loss(inputs, samples)
+    with pytest.raises(FileNotFoundError, match='teacher checkpoint'):
+        MOSDistiller(student=copy.deepcopy(STUDENT),
+                     teacher=dict(config=cfg['config'],
+                                  checkpoint=str(tmp_path / 'missing.pth')))
     with pytest.raises(ValueError, match='dict\\(config'):
         MOSDistiller(student=copy.deepcopy(STUDENT),
                      teacher=dict(checkpoint='x.pth'))
