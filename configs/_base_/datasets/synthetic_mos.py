@@ -11,6 +11,7 @@ grid_size = [240, 180, 16]
 min_bound = [1.85, -3.141592653589793, -4.0]
 max_bound = [50.15, 3.141592653589793, 2.0]
 num_past_scans = 7
+num_future_scans = 0  # the causal features need no future scans
 motion_mode = 'causal'
 
 label_map = dict(
@@ -33,7 +34,8 @@ voxelize_cfg = dict(
     num_classes=num_classes)
 
 train_pipeline = [
-    dict(type='LoadMOSScans', num_past=num_past_scans, num_future=0),
+    dict(type='LoadMOSScans', num_past=num_past_scans,
+         num_future=num_future_scans),
     dict(type='LoadMOSLabels'),
     motion_cfg,
     dict(type='MOSGlobalAug', rotate=True, flip=True, translate_std=0.1),
@@ -41,7 +43,8 @@ train_pipeline = [
     dict(type='PackMOSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadMOSScans', num_past=num_past_scans, num_future=0),
+    dict(type='LoadMOSScans', num_past=num_past_scans,
+         num_future=num_future_scans),
     dict(type='LoadMOSLabels'),
     motion_cfg,
     voxelize_cfg,
