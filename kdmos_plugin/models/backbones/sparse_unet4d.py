@@ -116,7 +116,10 @@ class SparseUNet4D(BaseModule):
             mirrored (``(128, 64, 32)`` for the default).
         num_blocks (int | Sequence[int]): Residual blocks per encoder stage
             (stem included: ``len(channels)`` entries).
-        decoder_blocks (int): Residual blocks per decoder stage.
+        decoder_blocks (int | Sequence[int]): Residual blocks per decoder
+            stage, deepest first; 0 fuses the up-sampled and skip features
+            per voxel (Linear + BN + ReLU), which saves two convolutions at
+            that resolution (the finest level is the most expensive).
         space_kernel (int): Spatial kernel of the SubM convolutions.
         time_kernel (int | Sequence[int]): Age kernel of the SubM
             convolutions, one per resolution level (``len(channels)``).
@@ -138,7 +141,7 @@ class SparseUNet4D(BaseModule):
                  channels: Sequence[int] = (32, 64, 128, 256),
                  decoder_channels: Optional[Sequence[int]] = None,
                  num_blocks: Union[int, Sequence[int]] = (1, 2, 2, 2),
-                 decoder_blocks: int = 1,
+                 decoder_blocks: Union[int, Sequence[int]] = 1,
                  space_kernel: int = 3,
                  time_kernel: Union[int, Sequence[int]] = (1, 3, 3, 1),
                  temporal_strides: Union[int, Sequence[int]] = (2, 2, 2),
@@ -156,6 +159,8 @@ class SparseUNet4D(BaseModule):
         time_kernel = _per_level(time_kernel, levels, 'time_kernel')
         temporal_strides = _per_level(temporal_strides, levels - 1,
                                       'temporal_strides')
+        decoder_blocks = _per_level(decoder_blocks, levels - 1,
+                                    'decoder_blocks')
         if space_kernel % 2 == 0 or any(k % 2 == 0 for k in time_kernel):
             raise ValueError('SparseUNet4D: submanifold kernels must be odd '
                              f'(space {space_kernel}, time {time_kernel})')
@@ -214,10 +219,16 @@ class SparseUNet4D(BaseModule):
                                            indice_key=f'down{i}'),
                 *_bn_relu(out, bn_eps, bn_momentum)))
             k = _kernel(space_kernel, time_kernel[i - 1])
-            blocks = [SparseResBlock4D(out + channels[i - 1], out, k,
-                                       f'subm{i - 1}', **bn)]
-            blocks += [SparseResBlock4D(out, out, k, f'subm{i - 1}', **bn)
-                       for _ in range(decoder_blocks - 1)]
+            if decoder_blocks[j] == 0:  # per-voxel fusion of up + skip
+                blocks = [nn.Linear(out + channels[i - 1], out, bias=False),
+                          *_bn_relu(out, bn_eps, bn_momentum)]
+            else:
+                blocks = [SparseResBlock4D(out + channels[i - 1], out, k,
+                                           f'subm{i - 1}', **bn)]
+                blocks += [
+                    SparseResBlock4D(out, out, k, f'subm{i - 1}', **bn)
+                    for _ in range(decoder_blocks[j] - 1)
+                ]
             self.decoder.append(spconv.SparseSequential(*blocks))
             width = out
         auto_spconv_algo(self)

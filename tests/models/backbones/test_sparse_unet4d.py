@@ -78,11 +78,14 @@ def test_residual_block_matches_literal_4d_convolution():
     assert torch.allclose(out.double(), expect, atol=1e-4)
 
 
-def test_unet_keeps_voxel_order_and_runs_backward_on_cpu():
+@pytest.mark.parametrize('num_blocks,decoder_blocks', [(1, 1),
+                                                       ((0, 1, 1), (1, 0))])
+def test_unet_keeps_voxel_order_and_runs_backward_on_cpu(num_blocks,
+                                                         decoder_blocks):
     torch.manual_seed(0)
     net = SparseUNet4D(in_channels=4, channels=(8, 16, 16),
-                       num_blocks=1, time_kernel=(3, 3, 1),
-                       temporal_strides=(2, 2))
+                       num_blocks=num_blocks, decoder_blocks=decoder_blocks,
+                       time_kernel=(3, 3, 1), temporal_strides=(2, 2))
     coors = _sites(300, shape=(10, 10, 6, 8))
     feats = torch.randn(len(coors), 4, requires_grad=True)
     out = net(feats, coors)
