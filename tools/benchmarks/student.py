@@ -21,7 +21,8 @@
 * ``features_s``: the pipeline's per-point feature building
   (:meth:`PolarGrid.point_features`), reported beside, not in ``student_s``.
 * ``*_peak_mb``: peak memory of one forward, measured as the increase of the
-  process' ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` during the forward
+  process' peak resident set size (``VmHWM`` of ``/proc/self/status``, else
+  ``resource.getrusage(RUSAGE_SELF).ru_maxrss``) during the forward
   in a fresh Python process (after the model and the inputs are loaded;
   for ``floor`` the BEV maps are computed before), with
   ``MALLOC_MMAP_THRESHOLD_=131072`` so that glibc unmaps freed large blocks
@@ -175,6 +176,20 @@ def _runner(variant: str, model, scan: dict,
 
 
 def _maxrss_mb() -> float:
+    """Peak RSS of this process in MB.
+
+    ``VmHWM`` of ``/proc/self/status`` (Linux) belongs to this process'
+    own address space; ``ru_maxrss`` is the fallback, but Linux carries it
+    over ``fork`` + ``exec`` from the parent, which hides the child's peak
+    below the parent's size.
+    """
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -45,7 +45,7 @@ class BEVPointEncoder(nn.Module):
                  motion_channels: int = 8,
                  bev_shape: Tuple[int, int] = (480, 360),
                  reduce_backend: str = 'torch',
-                 eval_chunk_size: int = 32768) -> None:
+                 eval_chunk_size: int = 16384) -> None:
         super().__init__()
         if reduce_backend not in REDUCE_BACKENDS:
             raise ValueError(f'BEVPointEncoder: unknown reduce_backend '
