@@ -17,6 +17,11 @@ that fails without it. Nothing in site-packages is edited.
    the unpickler would make ``weights_only`` pointless. The built-in
    statistics are re-created on load anyway, so only custom-registered ones
    are pickled (:func:`_history_buffer_getstate`).
+3. For the same reason, parameter schedulers no longer put functions in
+   their state dicts: ``OneCycleParamScheduler`` stored its ``anneal_func``
+   (``getattr(OneCycleParamScheduler, '_annealing_cos')`` in the pickle).
+   Functions are set by the constructor from the config, which builds the
+   scheduler again before a resume (:func:`_scheduler_state_dict`).
 """
 import os
 import os.path as osp
@@ -26,6 +31,7 @@ from typing import Any, Callable, List
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
 UNSAFE_ENV = 'KDMOS_UNSAFE_CHECKPOINTS'
@@ -99,18 +105,29 @@ def _history_buffer_getstate(self: HistoryBuffer) -> dict:
     return state
 
 
+def _scheduler_state_dict(self: _ParamScheduler) -> dict:
+    """A scheduler's state without the optimizer and without functions."""
+    return {
+        key: value
+        for key, value in self.__dict__.items()
+        if key != 'optimizer' and not callable(value)
+    }
+
+
 def apply() -> None:
     """Apply every fix (idempotent)."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)
     HistoryBuffer.__getstate__ = _history_buffer_getstate
+    _ParamScheduler.state_dict = _scheduler_state_dict
 
 
 def is_applied() -> bool:
     """Whether :func:`apply` is in effect."""
     loader: Callable = CheckpointLoader._get_checkpoint_loader('model.pth')
-    return (loader is load_from_local and HistoryBuffer.__getstate__ is
-            _history_buffer_getstate)
+    return (loader is load_from_local
+            and HistoryBuffer.__getstate__ is _history_buffer_getstate
+            and _ParamScheduler.state_dict is _scheduler_state_dict)
 
 
 apply()

@@ -113,3 +113,40 @@ def test_runner_resume_works_on_torch_2_6_plus(tmp_path):
     runner = build(4, True)
     runner.train()
     assert runner.iter == 4
+
+
+@pytest.mark.parametrize('kind', ['OneCycleParamScheduler', 'CosineAnnealingLR',
+                                  'LinearLR', 'ExponentialLR'])
+def test_scheduler_states_load_with_weights_only(tmp_path, kind):
+    """OneCycle's state held a function (a getattr reference in the pickle);
+    every scheduler state now loads with weights_only=True and resumes."""
+    import mmengine.optim.scheduler  # noqa: F401  (registers them)
+    from mmengine.registry import PARAM_SCHEDULERS as REG
+    args = dict(OneCycleParamScheduler=dict(param_name='lr', eta_max=0.1,
+                                            total_steps=10),
+                CosineAnnealingLR=dict(T_max=10), LinearLR=dict(),
+                ExponentialLR=dict(gamma=0.9))[kind]
+
+    def build():
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        return opt, REG.build(dict(type=kind, optimizer=opt, **args))
+
+    opt, sched = build()
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    path = tmp_path / 'sched.pth'
+    torch.save({'param_schedulers': [sched.state_dict()],
+                'optimizer': opt.state_dict()}, path)
+    assert b'getattr' not in path.read_bytes()
+    ckpt = _load_checkpoint(str(path))
+    opt2, sched2 = build()
+    opt2.load_state_dict(ckpt['optimizer'])
+    sched2.load_state_dict(ckpt['param_schedulers'][0])
+    assert sched2.last_step == sched.last_step
+    opt2.step()
+    sched2.step()
+    opt.step()
+    sched.step()
+    assert opt2.param_groups[0]['lr'] == pytest.approx(
+        opt.param_groups[0]['lr'])
