@@ -10,27 +10,35 @@ under ``model_state_dict``/``state_dict``/``model``; loaded with
 for ``configs/kdmos/student_bev.py`` (KDMOS, DySample) or
 ``configs/kdmos/motionbev.py`` (MotionBEV, deconvolutions).
 
-Key mapping (``N = BEV_model.network.``; the rest of each key is kept)::
+Key mapping (``N = BEV_model.network.``, ``B = backbone``; the rest of
+each key is kept)::
 
-    pt_model_in.bn1.                    -> voxel_encoder.mlp.0.
-    pt_model_in.layer1.0. / .1.         -> voxel_encoder.mlp.1. / .2.
-    pt_model_in.layer2.0. / .1.         -> voxel_encoder.mlp.4. / .5.
-    pt_model_in.layer3.0. / .1.         -> voxel_encoder.mlp.7. / .8.
-    pt_model_in.out.                    -> voxel_encoder.mlp.10.
-    fea_compression.0.                  -> voxel_encoder.compression.0.
-    N.inc.conv.0. / N.inc.conv.1.       -> backbone.inc.norm. / backbone.inc.conv.
-    N.res_inc.conv.0. / .1.             -> backbone.res_inc.norm. / backbone.res_inc.conv.
-    N.down{1-4}.mpconv.1.               -> backbone.down{k}.conv.
-    N.res_down{1-3}.mpconv.1.           -> backbone.res_down{k}.conv.
-    N.CGM{k}.fuse_feature1.conv1.       -> backbone.cag{k}.fuse_conv.
-    N.CGM{k}.fuse_feature2.             -> backbone.cag{k}.gate_conv.
-    N.CGM{k}.attention_module.conv1x1_spatial.      -> backbone.cag{k}.mga.spatial_conv.
-    N.CGM{k}.attention_module.conv1x1_channel_wise. -> backbone.cag{k}.mga.channel_conv.
-    N.CGM{k}.motion_channel_attention.  -> backbone.cag{k}.unused_channel_attention.
-    N.CGM{k}.motion_spatial_attention.conv1. -> backbone.cag{k}.unused_spatial_attention.conv.
-    N.up{0-3}.up.                       -> backbone.up{k}.upsample.
-    N.up{0-3}.conv.                     -> backbone.up{k}.conv.
-    N.outc.conv.                        -> backbone.outc.
+    published prefix -> our prefix
+    pt_model_in.bn1.                 -> voxel_encoder.mlp.0.
+    pt_model_in.layer1.0. / .1.      -> voxel_encoder.mlp.1. / .2.
+    pt_model_in.layer2.0. / .1.      -> voxel_encoder.mlp.4. / .5.
+    pt_model_in.layer3.0. / .1.      -> voxel_encoder.mlp.7. / .8.
+    pt_model_in.out.                 -> voxel_encoder.mlp.10.
+    fea_compression.0.               -> voxel_encoder.compression.0.
+    N.inc.conv.0.                    -> B.inc.norm.
+    N.inc.conv.1.                    -> B.inc.conv.
+    N.res_inc.conv.0.                -> B.res_inc.norm.
+    N.res_inc.conv.1.                -> B.res_inc.conv.
+    N.down{1-4}.mpconv.1.            -> B.down{k}.conv.
+    N.res_down{1-3}.mpconv.1.        -> B.res_down{k}.conv.
+    N.CGM{0-3}.fuse_feature1.conv1.  -> B.cag{k}.fuse_conv.
+    N.CGM{0-3}.fuse_feature2.        -> B.cag{k}.gate_conv.
+    N.CGM{0-3}.attention_module.conv1x1_spatial.
+                                     -> B.cag{k}.mga.spatial_conv.
+    N.CGM{0-3}.attention_module.conv1x1_channel_wise.
+                                     -> B.cag{k}.mga.channel_conv.
+    N.CGM{0-3}.motion_channel_attention.
+                                     -> B.cag{k}.unused_channel_attention.
+    N.CGM{0-3}.motion_spatial_attention.conv1.
+                                     -> B.cag{k}.unused_spatial_attention.conv.
+    N.up{0-3}.up.                    -> B.up{k}.upsample.
+    N.up{0-3}.conv.                  -> B.up{k}.conv.
+    N.outc.conv.                     -> B.outc.
 
 The logic lives in :mod:`kdmos_plugin.models.segmentors.reference_ckpt`.
 """

@@ -1,4 +1,4 @@
-"""KDMOSStudent: sparse logit reads, voxel loss, predict/loss on a real scan."""
+"""KDMOSStudent: sparse logit reads, voxel loss, predict/loss on real data."""
 from pathlib import Path
 
 import numpy as np
