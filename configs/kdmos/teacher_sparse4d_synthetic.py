@@ -1,8 +1,13 @@
 # Sparse 4-D teacher on the synthetic sequences: the same model and data flow
-# as teacher_sparse4d.py, scaled to train in a few minutes on 2 CPU cores
-# (0.3 m cells, 3 levels of 16-64 channels, no residual block at the finest
-# level, a short OneCycle at a larger lr). Measured: about 3-5 s an iteration
-# (batch 2, ~125k merged points a sample, ~100k voxels) on 2 CPU cores.
+# as teacher_sparse4d.py, scaled to train in minutes on 2 CPU cores: 0.3 m x
+# 1 scan cells, 3 levels of 16-64 channels, no residual block at the finest
+# level (spconv's CPU cost grows with voxels x kernel taps, not with width),
+# time mixed at the coarsest level, a short OneCycle at a larger lr.
+# Measured (batch 2, ~125k merged points and ~100k voxels a batch): about
+# 2.7 s CPU an iteration; trained 2 epochs on 2 x 40 synthetic scans (80
+# iterations, 10 min on a busy shared 2-core machine) it reached 46 % moving
+# IoU on a held-out 30-scan sequence. More epochs keep improving it:
+# --cfg-options train_cfg.max_epochs=N param_scheduler.0.total_steps=N.
 _base_ = [
     '../_base_/datasets/synthetic_mos.py',
     '../_base_/models/sparse4d_teacher.py',
@@ -37,13 +42,14 @@ model = dict(
     backbone=dict(
         channels=(16, 32, 64),
         num_blocks=(0, 1, 1),
-        time_kernel=(1, 3, 3),
+        decoder_blocks=(1, 0),  # deepest first; 0 = per-voxel fusion
+        time_kernel=(1, 1, 3),  # time mixed at 1.2 m, 2 age cells of 4 scans
         temporal_strides=(2, 2)),
     decode_head=dict(channels=16))
 
 # AdamW + OneCycle as the reference recipe, at a demo lr and length
 lr = 2e-3
-max_epochs = 3
+max_epochs = 2
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
     dict(
