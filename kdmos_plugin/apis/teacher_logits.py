@@ -209,10 +209,11 @@ def dump_teacher_logits(config: str,
     import torch
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
-    from .checkpoint import check_checkpoint_matches
+    from mmengine.runner import load_checkpoint
 
     from mmdet3d.registry import DATASETS, MODELS
 
+    from .checkpoint import check_checkpoint_matches
     from .config import load_config
 
     cfg = load_config(config, cfg_options)
@@ -226,7 +227,13 @@ def dump_teacher_logits(config: str,
     classes = _class_names(dataset, cfg)
 
     model = MODELS.build(cfg.model)
-    model.load_state_dict(check_checkpoint_matches(model, checkpoint))
+    # refuse another model's weights, then load through mmengine: it keeps
+    # the state dict's ``_metadata``, whose module versions tell mmdet3d's
+    # spconv loader not to permute spconv 2 kernels as spconv 1 ones (a
+    # plain dict loses them and the kernels come out transposed)
+    check_checkpoint_matches(model, checkpoint)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                    logger='silent')
     model.to(device).eval()
     if len(classes) != model.num_classes:
         raise ValueError(f'{config}: {len(classes)} class names but the '

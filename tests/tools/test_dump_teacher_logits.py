@@ -34,6 +34,7 @@ def _options(root):
         'model.voxelizer.voxel_size': (0.5, 0.5, 0.5, 1),
         'model.backbone.channels': (8, 16),
         'model.backbone.num_blocks': 1,
+        'model.backbone.decoder_blocks': 1,
         'model.backbone.time_kernel': (1, 3),
         'model.backbone.temporal_strides': (2, ),
         'model.decode_head.channels': 8,
@@ -53,8 +54,10 @@ def setup(tiny_kitti_root, tmp_path_factory):
     ckpt = str(tmp / 'teacher.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
     other = str(tmp / 'other.pth')
-    state = {k: v + 1 if v.is_floating_point() else v
-             for k, v in model.state_dict().items()}
+    state = model.state_dict()      # keeps _metadata (spconv versions)
+    for k, v in state.items():
+        if v.is_floating_point():
+            state[k] = v + 1
     torch.save({'state_dict': state, 'meta': {}}, other)
     out = str(tmp / 'logits')
     counts = dump_teacher_logits(CONFIG, ckpt, out, split='train',
@@ -154,7 +157,8 @@ def test_cli_writes_float16(setup, monkeypatch):
                 'model = dict(voxelizer=dict(voxel_size='
                 'model_voxelizer_voxel_size), backbone=dict('
                 'channels=model_backbone_channels, num_blocks='
-                'model_backbone_num_blocks, time_kernel='
+                'model_backbone_num_blocks, decoder_blocks='
+                'model_backbone_decoder_blocks, time_kernel='
                 'model_backbone_time_kernel, temporal_strides='
                 'model_backbone_temporal_strides), decode_head=dict('
                 'channels=model_decode_head_channels))\n')
