@@ -7,7 +7,8 @@ random weights. The tools check first and fail with the file's name.
 from typing import Dict
 
 import torch
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from torch import nn
 
 
@@ -56,3 +57,24 @@ def check_checkpoint_matches(model: nn.Module, filename: str) -> Dict:
             f'{type(model).__name__}: {"; ".join(parts)}. Is it a checkpoint '
             f'of another config?')
     return state
+
+
+def load_matching_checkpoint(model: nn.Module, filename: str) -> dict:
+    """Check ``filename`` against ``model``, then load it strictly.
+
+    Loads through mmengine with the checkpoint's own state dict, whose
+    ``_metadata`` (module versions) tells mmdet3d's spconv loader not to
+    permute spconv-2 kernels as if they were spconv-1 ones; a re-built plain
+    dict would lose it and the sparse kernels would come out transposed.
+
+    Returns:
+        dict: The whole checkpoint (``meta`` etc.).
+
+    Raises:
+        CheckpointMismatchError: See :func:`check_checkpoint_matches`.
+    """
+    check_checkpoint_matches(model, filename)
+    ckpt = _load_checkpoint(filename, map_location='cpu')
+    _load_checkpoint_to_model(model, ckpt, strict=True, logger='silent',
+                              revise_keys=[(r'^module\.', '')])
+    return ckpt

@@ -32,7 +32,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmdet3d.registry import MODELS
-from .checkpoint import check_checkpoint_matches
+from .checkpoint import load_matching_checkpoint
 
 #: Pipeline steps that need ground truth; inference drops them.
 GT_STEPS = ('LoadMOSLabels', 'LoadTeacherLogits')
@@ -60,7 +60,7 @@ def init_mos_model(config: Union[str, Config],
         model_cfg = model_cfg['student']
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        model.load_state_dict(check_checkpoint_matches(model, checkpoint))
+        load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
     return model, build_inference_pipeline(cfg)
 

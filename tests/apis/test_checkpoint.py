@@ -43,3 +43,20 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, other, what):
     with pytest.raises(CheckpointMismatchError,
                        match=rf'other_model\.pth.*{what}'):
         check_checkpoint_matches(_net(), str(path))
+
+
+def test_spconv_kernels_round_trip_untransposed(tmp_path):
+    """mmdet3d's spconv loader permutes kernels of state dicts without
+    module versions; ours keeps the checkpoint's metadata, so the weights
+    come back as saved."""
+    import mmdet3d.models.layers.spconv  # noqa: F401  (its loader override)
+    from spconv.pytorch import SparseSequential, SubMConv3d
+
+    from kdmos_plugin.apis.checkpoint import load_matching_checkpoint
+    torch.manual_seed(0)
+    src = SparseSequential(SubMConv3d(3, 5, 3, indice_key='a'))
+    path = tmp_path / 'sparse.pth'
+    save_checkpoint({'state_dict': src.state_dict()}, str(path))
+    dst = SparseSequential(SubMConv3d(3, 5, 3, indice_key='a'))
+    load_matching_checkpoint(dst, str(path))
+    assert torch.equal(dst[0].weight, src[0].weight)
