@@ -209,11 +209,9 @@ def dump_teacher_logits(config: str,
     import torch
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
 
     from mmdet3d.registry import DATASETS, MODELS
-
-    from .checkpoint import check_checkpoint_matches
+    from .checkpoint import load_matching_checkpoint
     from .config import load_config
 
     cfg = load_config(config, cfg_options)
@@ -227,13 +225,7 @@ def dump_teacher_logits(config: str,
     classes = _class_names(dataset, cfg)
 
     model = MODELS.build(cfg.model)
-    # refuse another model's weights, then load through mmengine: it keeps
-    # the state dict's ``_metadata``, whose module versions tell mmdet3d's
-    # spconv loader not to permute spconv 2 kernels as spconv 1 ones (a
-    # plain dict loses them and the kernels come out transposed)
-    check_checkpoint_matches(model, checkpoint)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                    logger='silent')
+    load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
     if len(classes) != model.num_classes:
         raise ValueError(f'{config}: {len(classes)} class names but the '
