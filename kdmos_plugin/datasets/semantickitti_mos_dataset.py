@@ -88,13 +88,13 @@ class SemanticKittiMOSDataset(BaseDataset):
                                  f'{sorted(SPLITS)} or give sequences')
             sequences = SPLITS[split]
         self.split = split
-        self.sequences = [str(s) for s in sequences]
+        self.sequences = [_sequence_name(s) for s in sequences]
         self.filter_static_frames = filter_static_frames
         self.filter_every_n = filter_every_n
         if filter_exempt_sequences is None:
             filter_exempt_sequences = SPLITS['road_train'] + SPLITS['road_val']
         self.filter_exempt_sequences = {
-            str(s)
+            _sequence_name(s)
             for s in filter_exempt_sequences
         }
         self.cache_dir = cache_dir
@@ -257,3 +257,10 @@ class SemanticKittiMOSDataset(BaseDataset):
         """``(sequence, frame_id)`` of sample ``idx``."""
         info = super().get_data_info(idx)
         return info['sequence'], info['frame_id']
+
+
+def _sequence_name(seq) -> str:
+    """``'08'`` for ``'08'``, ``8`` or ``'8'`` (``--cfg-options
+    sequences=[08]`` arrives as the integer 8)."""
+    text = str(seq)
+    return f'{int(text):02d}' if text.isdigit() and len(text) < 2 else text

@@ -208,3 +208,14 @@ def test_config_dataloader_batches(tiny_kitti_root):
     for feats, pts in zip(data['inputs']['point_feats'],
                           data['inputs']['points']):
         assert feats.shape == (len(pts), 9 + cfg.motion_channels)
+
+
+def test_integer_sequence_names_are_zero_padded(tiny_kitti_root):
+    """--cfg-options "sequences=['08']" reaches the dataset as [8]."""
+    from kdmos_plugin.datasets.semantickitti_mos_dataset import \
+        SemanticKittiMOSDataset
+    ds = SemanticKittiMOSDataset(
+        data_root=tiny_kitti_root, sequences=[8], pipeline=[],
+        test_mode=True)
+    assert ds.sequences == ['08'] and len(ds) > 0
+    assert {ds.get_data_info(i)['sequence'] for i in range(len(ds))} == {'08'}
