@@ -40,10 +40,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--only', nargs='+', choices=TOPICS,
                         default=[t for t in TOPICS
                                  if (HERE / 'benchmarks' / f'{t}.py').is_file()])
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=None,
+                        help="timed runs per figure (each topic's default)")
     parser.add_argument('--num-threads', type=int, default=2)
+    parser.add_argument('--num-scans', type=int, default=None,
+                        help='real scans used by the student benchmark')
+    parser.add_argument('--skip-memory', action='store_true',
+                        help='skip the peak-memory subprocesses')
     parser.add_argument(
-        '--sample-dir',
+        '--sample-root',
         default=str(HERE.parents[1] / 'shared' / 'data' /
                     'semantickitti_sample'),
         help='real SemanticKITTI scans (velodyne/, labels/)')
