@@ -29,8 +29,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--split', choices=['val', 'test'], default='val',
         help="'val' evaluates the config's test_dataloader as is (the "
-        "validation sequences by default); 'test' switches to the "
-        'unlabeled test sequences and implies --submit')
+        "validation sequences by default); 'test' uses the config's "
+        'benchmark_test_dataloader (unlabelled test sequences) and needs '
+        '--submit')
     parser.add_argument(
         '--submit', metavar='OUT',
         help='write benchmark .label files under OUT/sequences/')
@@ -57,8 +58,13 @@ def main() -> None:
                       args.launcher)
     cfg.load_from = args.checkpoint
     if args.split == 'test':
-        cfg.test_dataloader.dataset.split = 'test'
-        cfg.test_dataloader.dataset.test_mode = True
+        if 'benchmark_test_dataloader' not in cfg:
+            raise SystemExit(
+                f'{args.config} defines no benchmark_test_dataloader (the '
+                'unlabelled test split); see configs/_base_/datasets/'
+                'semantickitti_mos.py')
+        cfg.test_dataloader = cfg.benchmark_test_dataloader
+        cfg.test_evaluator = cfg.benchmark_test_evaluator
     if args.submit:
         cfg.test_evaluator.submission_prefix = args.submit
         cfg.test_evaluator.format_only = args.split == 'test'
