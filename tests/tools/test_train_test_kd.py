@@ -180,10 +180,18 @@ def test_online_distil_and_submit_unlabeled(workspace):
         f'model.teacher.checkpoint={workspace / "teacher.pth"}'
     ]
     work_dir, _ = _train(workspace, name, options)
+    # the synthetic dataset config has no hidden test split: a user config
+    # adds one (sequence 11, no labels) as semantickitti_mos.py does
+    config = workspace / 'student_bev_synthetic_hidden.py'
+    config.write_text(
+        f"_base_ = ['{osp.join(CONFIGS, 'student_bev_synthetic.py')}']\n"
+        'benchmark_test_dataloader = {{_base_.test_dataloader}}\n'
+        "benchmark_test_evaluator = dict(type='MOSMetric')\n")
     out = workspace / 'submit_test'
-    run_tool('test.py', osp.join(CONFIGS, 'student_bev_synthetic.py'),
-             work_dir / 'epoch_1.pth', '--work-dir',
+    run_tool('test.py', config, work_dir / 'epoch_1.pth', '--work-dir',
              workspace / 'test_unlabeled', '--split', 'test', '--submit', out,
-             options=['test_dataloader.dataset.sequences=[11]',
-                      'test_dataloader.dataset.indices=3'] + SMALL_STUDENT)
+             options=['benchmark_test_dataloader.dataset.split=test',
+                      'benchmark_test_dataloader.dataset.sequences=[11]',
+                      'benchmark_test_dataloader.dataset.indices=3'] +
+             SMALL_STUDENT)
     assert len(_check_submission(out, '11', 'data/synthetic_mos')) == 3
