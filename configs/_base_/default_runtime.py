@@ -7,7 +7,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # keeps the last 3 and the best by the official moving IoU
+    checkpoint=dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=3,
+        save_best='mos/IoU_moving', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 
 env_cfg = dict(

@@ -219,3 +219,28 @@ def test_two_class_map_from_dataset_meta(tmp_path):
     labels = np.fromfile(tmp_path / 'sequences' / '08' / 'predictions' /
                          '000007.label', dtype=np.uint32)
     np.testing.assert_array_equal(labels, np.where(pred == 1, 251, 9))
+
+
+def test_metric_counts_scans_and_points():
+    """num_scans / num_points: what the confusion matrix holds."""
+    import torch
+    from mmdet3d.structures import Det3DDataSample, PointData
+
+    from kdmos_plugin.evaluation.metrics.mos_metric import MOSMetric
+    metric = MOSMetric()
+    metric.dataset_meta = dict(
+        classes=('unlabeled', 'static', 'movable', 'moving'))
+    rng = torch.Generator().manual_seed(0)
+    sizes = [7, 11, 5]
+    for i, n in enumerate(sizes):
+        sample = Det3DDataSample(metainfo=dict(
+            lidar_path=f'{i}.bin', sequence='08', frame_id=i))
+        sample.gt_pts_seg = PointData(
+            pts_semantic_mask=torch.randint(0, 4, (n,), generator=rng))
+        sample.pred_pts_seg = PointData(
+            pts_semantic_mask=torch.randint(0, 4, (n,), generator=rng))
+        metric.process({'inputs': {'points': [torch.randn(n, 4)]}},
+                       [sample.to_dict()])
+    out = metric.evaluate(len(sizes))
+    assert out['mos/num_scans'] == 3
+    assert out['mos/num_points'] == sum(sizes)

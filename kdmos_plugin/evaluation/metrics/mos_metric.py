@@ -79,7 +79,9 @@ class MOSMetric(BaseMetric):
       IoU, e.g. ``IoU_static``, ``IoU_movable``) and their mean ``mIoU``,
     * ``IoU_moving_seq<XX>`` per sequence and ``IoU_moving_<a>-<b>m`` per
       horizontal-range bin (``sqrt(x^2 + y^2)`` of
-      ``data_batch['inputs']['points']``).
+      ``data_batch['inputs']['points']``),
+    * ``num_scans`` and ``num_points``: the scans and points counted (each
+      scan of the split once, also when several ranks evaluate).
 
     A table with all figures and point counts goes to the current logger.
 
@@ -295,6 +297,9 @@ class MOSMetric(BaseMetric):
         metrics = {f'IoU_{self.class_names[c]}': float(iou[c])
                    for c in classes}
         metrics['mIoU'] = float(np.mean([iou[c] for c in classes]))
+        # what was counted: every scan of the split exactly once
+        metrics['num_scans'] = len(results)
+        metrics['num_points'] = int(total.sum())
         moving = self.class_names[self.moving_class]
         for seq, conf in sorted(per_seq.items()):
             metrics[f'IoU_{moving}_seq{seq}'] = float(
