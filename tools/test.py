@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from mmengine.config import DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
@@ -69,7 +70,9 @@ def main() -> None:
         cfg.test_evaluator.submission_prefix = args.submit
         cfg.test_evaluator.format_only = args.split == 'test'
     runner = Runner.from_cfg(cfg)
-    check_checkpoint_matches(runner.model, args.checkpoint)
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    check_checkpoint_matches(model, args.checkpoint)
     metrics = runner.test()
     if args.metrics_out:
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)

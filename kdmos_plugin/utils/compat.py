@@ -22,13 +22,20 @@ that fails without it. Nothing in site-packages is edited.
    (``getattr(OneCycleParamScheduler, '_annealing_cos')`` in the pickle).
    Functions are set by the constructor from the config, which builds the
    scheduler again before a resume (:func:`_scheduler_state_dict`).
+4. mmengine's ``pytorch`` and ``slurm`` launchers call
+   ``torch.cuda.set_device`` unconditionally, which fails on a CPU-only torch
+   build, so ``tools/dist_train.sh`` could not start on CPUs (gloo). Without
+   CUDA the call is skipped for the duration of the launcher's set-up
+   (:func:`_cpu_safe_launcher`).
 """
+import functools
 import os
 import os.path as osp
 import pickle
 from typing import Any, Callable, List
 
 import numpy as np
+import mmengine.dist.utils as mmengine_dist_utils
 import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
@@ -114,12 +121,36 @@ def _scheduler_state_dict(self: _ParamScheduler) -> dict:
     }
 
 
+def _cpu_safe_launcher(init_fn: Callable) -> Callable:
+    """Run an mmengine launcher set-up without ``torch.cuda.set_device``
+    when CUDA is not available (no-op wrapper otherwise)."""
+    if getattr(init_fn, '_kdmos_cpu_safe', False):
+        return init_fn
+
+    @functools.wraps(init_fn)
+    def wrapper(*args, **kwargs):
+        if torch.cuda.is_available():
+            return init_fn(*args, **kwargs)
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None
+        try:
+            return init_fn(*args, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
+    wrapper._kdmos_cpu_safe = True
+    return wrapper
+
+
 def apply() -> None:
     """Apply every fix (idempotent)."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local, force=True)
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     _ParamScheduler.state_dict = _scheduler_state_dict
+    for name in ('_init_dist_pytorch', '_init_dist_slurm'):
+        setattr(mmengine_dist_utils, name,
+                _cpu_safe_launcher(getattr(mmengine_dist_utils, name)))
 
 
 def is_applied() -> bool:
@@ -127,7 +158,9 @@ def is_applied() -> bool:
     loader: Callable = CheckpointLoader._get_checkpoint_loader('model.pth')
     return (loader is load_from_local
             and HistoryBuffer.__getstate__ is _history_buffer_getstate
-            and _ParamScheduler.state_dict is _scheduler_state_dict)
+            and _ParamScheduler.state_dict is _scheduler_state_dict
+            and getattr(mmengine_dist_utils._init_dist_pytorch,
+                        '_kdmos_cpu_safe', False))
 
 
 apply()

@@ -40,3 +40,8 @@ model = dict(
         classes='present',
         ignore_index=0,
         loss_weight=1.0))
+
+# The published co-attention gates hold attention modules that are never
+# called (kept above for the exact parameter count): DistributedDataParallel
+# must be told, or the second iteration fails waiting for their gradients.
+find_unused_parameters = True
