@@ -172,9 +172,12 @@ def write_report(demo, total_s: float) -> dict:
         row('student + KD', [f'distilled_seed{s}' for s in seeds],
             'distilled'), '',
         verdict, '',
-        f'Teacher/student latency: '
+        f'Teacher/student latency on these small synthetic scans and the '
+        f'demo grids: '
         f'{timing["teacher"]["model_ms"] / timing["student"]["model_ms"]:.1f}'
-        f'x (model only). Whole demo: {total_s / 60:.1f} min.', '',
+        f'x (model only); at the real size (122k points a scan, 7 past '
+        f'scans, 480x360x32) see BENCHMARKS.md. Whole demo: '
+        f'{total_s / 60:.1f} min.', '',
         f'![BEV of held-out frame {mid}](bev_val.png)', '',
         'Top: ground truth and predictions (grey static, blue movable, red '
         'moving). Bottom: moving-class errors (see the visualization '
