@@ -13,5 +13,5 @@ model = dict(
     voxel_encoder=dict(motion_channels={{_base_.motion_channels}}),
     backbone=dict(motion_channels={{_base_.motion_channels}}))
 
-train_cfg = dict(max_epochs=4, val_begin=1, val_interval=1)
+train_cfg = dict(max_epochs=4, val_begin=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=5))

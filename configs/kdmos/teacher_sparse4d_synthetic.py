@@ -4,8 +4,8 @@
 # level (spconv's CPU cost grows with voxels x kernel taps, not with width),
 # time mixed at the coarsest level, a short OneCycle at a larger lr.
 # Measured (batch 2, ~125k merged points and ~100k voxels a batch): about
-# 0.55 s an iteration on an idle 2-core machine; 6 epochs of the demo's
-# 3 x 30 scans take about 2.5 min. Another length:
+# 0.55 s an iteration on an idle 2-core machine; 5 epochs of the demo's
+# 3 x 40 scans take about 3 min. Another length:
 # --cfg-options train_cfg.max_epochs=N param_scheduler.0.total_steps=N.
 _base_ = [
     '../_base_/datasets/synthetic_mos.py',
@@ -48,7 +48,7 @@ model = dict(
 
 # AdamW + OneCycle as the reference recipe, at a demo lr and length
 lr = 2e-3
-max_epochs = 6
+max_epochs = 5
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
     dict(

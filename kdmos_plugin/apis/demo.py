@@ -94,7 +94,7 @@ class Demo:
     def __init__(self,
                  work_dir: str = 'work_dirs/demo',
                  seeds: Sequence[int] = (0, 1),
-                 num_train_scans: int = 30,
+                 num_train_scans: int = 40,
                  num_val_scans: int = 30,
                  train_sequences: Sequence[str] = ('00', '01', '02'),
                  val_sequence: str = '08',
