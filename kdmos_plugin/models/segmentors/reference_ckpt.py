@@ -7,35 +7,9 @@ with DataParallel's ``module.`` prefix) is renamed to the keys of
 DySample, ``configs/kdmos/motionbev.py`` for MotionBEV's deconvolutions).
 Tensors are kept bit-identical; only names change.
 
-Prefix table (``N = BEV_model.network.``, ``B = backbone``; ``k`` as in
-the published name; the remainder of every key is kept)::
-
-    published prefix -> our prefix
-    pt_model_in.bn1.                 -> voxel_encoder.mlp.0.
-    pt_model_in.layer1.0. / .1.      -> voxel_encoder.mlp.1. / .2.
-    pt_model_in.layer2.0. / .1.      -> voxel_encoder.mlp.4. / .5.
-    pt_model_in.layer3.0. / .1.      -> voxel_encoder.mlp.7. / .8.
-    pt_model_in.out.                 -> voxel_encoder.mlp.10.
-    fea_compression.0.               -> voxel_encoder.compression.0.
-    N.inc.conv.0.                    -> B.inc.norm.
-    N.inc.conv.1.                    -> B.inc.conv.
-    N.res_inc.conv.0.                -> B.res_inc.norm.
-    N.res_inc.conv.1.                -> B.res_inc.conv.
-    N.down{1-4}.mpconv.1.            -> B.down{k}.conv.
-    N.res_down{1-3}.mpconv.1.        -> B.res_down{k}.conv.
-    N.CGM{0-3}.fuse_feature1.conv1.  -> B.cag{k}.fuse_conv.
-    N.CGM{0-3}.fuse_feature2.        -> B.cag{k}.gate_conv.
-    N.CGM{0-3}.attention_module.conv1x1_spatial.
-                                     -> B.cag{k}.mga.spatial_conv.
-    N.CGM{0-3}.attention_module.conv1x1_channel_wise.
-                                     -> B.cag{k}.mga.channel_conv.
-    N.CGM{0-3}.motion_channel_attention.
-                                     -> B.cag{k}.unused_channel_attention.
-    N.CGM{0-3}.motion_spatial_attention.conv1.
-                                     -> B.cag{k}.unused_spatial_attention.conv.
-    N.up{0-3}.up.                    -> B.up{k}.upsample.
-    N.up{0-3}.conv.                  -> B.up{k}.conv.
-    N.outc.conv.                     -> B.outc.
+The renaming is a table of published -> our key prefixes (the remainder of
+every key is kept), defined below and published in the docstring of
+``tools/convert_reference_ckpt.py``, the user's entry point.
 
 Inside the double convolutions the remainder (``conv1.0.weight``,
 ``conv1.1.running_mean``, ...) is the same in both; DySample keeps
