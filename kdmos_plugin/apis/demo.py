@@ -16,17 +16,13 @@ Each stage's console output is mmengine's own log; it is also kept in
 ``<work_dir>/logs/``.
 """
 import json
-import os
 import os.path as osp
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
-
-import numpy as np
+from typing import Dict, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic.py'
