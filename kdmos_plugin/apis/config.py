@@ -16,11 +16,19 @@ def load_config(path: str,
 
     * ``work_dir``: the argument, else the config's, else
       ``./work_dirs/<config name>``.
-    * Without CUDA, distributed runs use ``gloo`` (NCCL needs GPUs), wrap
-      the model with ``device_ids=None`` (mmengine passes the local rank as
-      a GPU id) and keep plain BatchNorm (torch's SyncBatchNorm is GPU-only;
-      a ``sync_bn`` request is dropped with a warning), so
-      ``tools/dist_train.sh`` runs on CPU machines.
+    * Without CUDA, distributed runs use ``gloo`` (NCCL needs GPUs) and
+      wrap the model with ``device_ids=None`` (mmengine passes the local
+      rank as a GPU id), so ``tools/dist_train.sh`` runs on CPU machines.
+      A ``sync_bn`` request (``'torch'`` or ``'mmcv'``, both GPU-only) is
+      served by our device-agnostic
+      :class:`~kdmos_plugin.models.layers.DistSyncBatchNorm` instead:
+      ``cfg.sync_bn`` becomes ``None`` (mmengine would convert to torch's)
+      and the wrapper becomes
+      :class:`~kdmos_plugin.models.wrappers.SyncBNDistributedDataParallel`,
+      which converts every BatchNorm before DDP sees the model. A custom
+      ``model_wrapper_cfg`` type other than ``MMDistributedDataParallel``
+      cannot be combined with ``sync_bn`` on CPU (a clear error). With
+      CUDA nothing changes: mmengine converts to torch's SyncBatchNorm.
     * ``custom_imports`` of ``kdmos_plugin`` is ensured, so a config that
       does not inherit our runtime still finds our modules.
 
@@ -45,21 +53,20 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     if not torch.cuda.is_available():
-        env = cfg.setdefault('env_cfg', {})
-        env.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        # (ConfigDict.setdefault stores a converted copy: set, then read)
+        cfg.setdefault('env_cfg', {})
+        cfg.env_cfg.setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
         if launcher != 'none':
             wrapper = cfg.get('model_wrapper_cfg') or dict(
                 type='MMDistributedDataParallel', broadcast_buffers=False,
                 find_unused_parameters=cfg.get('find_unused_parameters',
                                                False))
             wrapper['device_ids'] = None
-            cfg.model_wrapper_cfg = wrapper
-            if cfg.get('sync_bn'):
-                print_log(
-                    f'{path}: sync_bn={cfg.sync_bn!r} needs GPUs (torch\'s '
-                    'SyncBatchNorm is GPU-only); using BatchNorm per process',
-                    logger='current', level=logging.WARNING)
+            if cfg.get('sync_bn') is not None:
+                _use_cpu_sync_bn(path, cfg.sync_bn, wrapper)
                 cfg.sync_bn = None
+            cfg.model_wrapper_cfg = wrapper
     imports = cfg.get('custom_imports', {}).get('imports', [])
     if 'kdmos_plugin' not in imports:
         cfg.custom_imports = dict(
@@ -67,3 +74,26 @@ def load_config(path: str,
             allow_failed_imports=False)
     cfg.setdefault('default_scope', 'mmdet3d')
     return cfg
+
+
+def _use_cpu_sync_bn(path: str, sync_bn, wrapper: dict) -> None:
+    """Point ``wrapper`` (a ``model_wrapper_cfg``) at the DDP wrapper that
+    converts BatchNorm to :class:`DistSyncBatchNorm` (``sync_bn`` on CPU)."""
+    if sync_bn not in ('torch', 'mmcv'):
+        raise ValueError(f'{path}: sync_bn must be "torch" or "mmcv" (or '
+                         f'None), got {sync_bn!r}')
+    ours = 'mmdet3d.SyncBNDistributedDataParallel'
+    kind = wrapper.get('type', 'MMDistributedDataParallel')
+    if kind not in ('MMDistributedDataParallel', ours, ours[8:]):
+        raise ValueError(
+            f'{path}: sync_bn={sync_bn!r} on a CPU-only machine needs the '
+            f'model wrapper SyncBNDistributedDataParallel (it converts '
+            f'BatchNorm to DistSyncBatchNorm), but model_wrapper_cfg.type is '
+            f'{kind!r}; drop sync_bn or use MMDistributedDataParallel')
+    # scoped: the Runner looks the type up in mmengine's root registry
+    wrapper['type'] = ours
+    print_log(
+        f'{path}: sync_bn={sync_bn!r} on CPU: torch\'s SyncBatchNorm is '
+        'GPU-only, so BatchNorm layers become DistSyncBatchNorm (gloo '
+        'all-reduce of the batch statistics)', logger='current',
+        level=logging.INFO)

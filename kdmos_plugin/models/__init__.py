@@ -1,4 +1,4 @@
-"""Models: segmentors, backbones, layers, losses, the distiller."""
+"""Models: segmentors, backbones, layers, losses, the distiller, wrappers."""
 from . import (backbones, data_preprocessors, distillers, layers,  # noqa
-               losses, segmentors)
+               losses, segmentors, wrappers)
 from .data_preprocessors import MOSDataPreprocessor  # noqa: F401

@@ -16,12 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 GRID = [48, 36, 8]
 
 HOOK = textwrap.dedent('''
-    """Test helper: every rank saves its parameters (BatchNorm running
-    statistics are per process with mmengine's broadcast_buffers=False)."""
+    """Test helper: every rank saves its parameters, its buffers (BatchNorm
+    running statistics are per process with mmengine's
+    broadcast_buffers=False, unless synchronised) and its norm layer types."""
     import torch
     from mmengine.dist import get_rank
     from mmengine.hooks import Hook
     from mmdet3d.registry import HOOKS
+    from torch.nn.modules.batchnorm import _BatchNorm
 
 
     @HOOKS.register_module()
@@ -32,9 +34,14 @@ HOOK = textwrap.dedent('''
 
         def _dump(self, runner, tag):
             model = getattr(runner.model, 'module', runner.model)
-            torch.save({k: v.detach().cpu().clone() for k, v in
+            torch.save(dict(
+                params={k: v.detach().cpu().clone() for k, v in
                         model.named_parameters()},
-                       f'{self.out_dir}/rank{get_rank()}{tag}.pth')
+                buffers={k: v.detach().cpu().clone() for k, v in
+                         model.named_buffers()},
+                norms=sorted({type(m).__name__ for m in model.modules()
+                              if isinstance(m, _BatchNorm)})),
+                f'{self.out_dir}/rank{get_rank()}{tag}.pth')
 
         def before_train(self, runner):
             self._dump(runner, '_init')
@@ -94,13 +101,18 @@ def test_two_processes_train_identical_weights_and_evaluate_once(
     work = tmp_path / 'work'
     _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
           '--work-dir', str(work)], env)
-    w0 = torch.load(tmp_path / 'rank0.pth')
-    w1 = torch.load(tmp_path / 'rank1.pth')
+    r0 = torch.load(tmp_path / 'rank0.pth')
+    r1 = torch.load(tmp_path / 'rank1.pth')
+    w0, w1 = r0['params'], r1['params']
     assert w0.keys() == w1.keys()
     for key in w0:
         assert torch.equal(w0[key], w1[key]), key
-    init = torch.load(tmp_path / 'rank0_init.pth')
+    init = torch.load(tmp_path / 'rank0_init.pth')['params']
     assert any(not torch.equal(init[k], w0[k]) for k in w0)  # it trained
+    # plain BatchNorm: each rank keeps the statistics of its own batches
+    assert r0['norms'] == ['BatchNorm1d', 'BatchNorm2d']
+    assert not all(torch.equal(r0['buffers'][k], r1['buffers'][k])
+                   for k in running_stats(r0))
     ckpt = (work / 'last_checkpoint').read_text().strip()
     # evaluation: 2 processes give the very numbers of 1 process, on an odd
     # number of scans (one rank is padded; the padding must not count twice)
@@ -114,3 +126,38 @@ def test_two_processes_train_identical_weights_and_evaluate_once(
     m2 = json.loads((tmp_path / 'm2.json').read_text())
     assert m1 == m2
     assert m1['mos/num_scans'] == 5
+
+
+def running_stats(dump: dict) -> list:
+    """Names of the BatchNorm running mean/var buffers of a rank dump."""
+    keys = [k for k in dump['buffers'] if k.endswith(('.running_mean',
+                                                      '.running_var'))]
+    assert keys
+    return keys
+
+
+def test_sync_bn_on_cpu_gives_identical_running_statistics(odd_root,
+                                                           tmp_path):
+    """``sync_bn='torch'`` on a CPU-only machine: every BatchNorm becomes
+    DistSyncBatchNorm, so both ranks hold the same running statistics
+    (plain BatchNorm differs per rank, see the test above)."""
+    (tmp_path / 'rank_hook.py').write_text(HOOK)
+    cfg = small_config(
+        str(REPO / 'configs/kdmos/student_bev_synthetic.py'),
+        tmp_path / 'student.py', odd_root, sync_bn='torch',
+        custom_imports=dict(imports=['kdmos_plugin', 'rank_hook'],
+                            allow_failed_imports=False),
+        custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))])
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}', PORT='29617')
+    _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
+          '--work-dir', str(tmp_path / 'work')], env)
+    r0 = torch.load(tmp_path / 'rank0.pth')
+    r1 = torch.load(tmp_path / 'rank1.pth')
+    init = torch.load(tmp_path / 'rank0_init.pth')
+    assert r0['norms'] == r1['norms'] == ['DistSyncBatchNorm']
+    for key in running_stats(r0):
+        assert not torch.equal(init['buffers'][key], r0['buffers'][key]), key
+        assert torch.equal(r0['buffers'][key], r1['buffers'][key]), key
+    for key in r0['params']:
+        assert torch.equal(r0['params'][key], r1['params'][key]), key

@@ -16,3 +16,6 @@ __all__ = [
 ]
 from .spacetime_voxelizer import SpacetimeVoxelizer, VoxelizedBatch  # noqa: E402,E501
 __all__ += ['SpacetimeVoxelizer', 'VoxelizedBatch']
+from .sync_bn import (DistSyncBatchNorm, all_reduce_sum,  # noqa: E402
+                      convert_sync_batchnorm)
+__all__ += ['DistSyncBatchNorm', 'all_reduce_sum', 'convert_sync_batchnorm']

@@ -3,6 +3,7 @@ from typing import List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet3d.registry import MODELS
 from .pillar_scatter import (REDUCE_BACKENDS, pillar_keys, pillar_max,
@@ -153,7 +154,7 @@ class BEVPointEncoder(nn.Module):
 
 
 def fold_linear_bn(mlp: nn.Sequential) -> List[Tuple[Tensor, Tensor]]:
-    """Fold eval-mode BatchNorm1d layers into the Linear layers of an MLP.
+    """Fold eval-mode BatchNorm layers into the Linear layers of an MLP.
 
     ``mlp`` is ``[BN1d], Linear, [BN1d], [ReLU], Linear, ...``: a BN before a
     Linear folds into its input side, a BN after it into its output side;
@@ -169,7 +170,7 @@ def fold_linear_bn(mlp: nn.Sequential) -> List[Tuple[Tensor, Tensor]]:
     layers: List[List[Tensor]] = []
     in_scale = in_shift = None
     for module in mlp:
-        if isinstance(module, nn.BatchNorm1d):
+        if isinstance(module, _BatchNorm):  # BatchNorm1d or a synced one
             scale = module.weight / torch.sqrt(module.running_var +
                                                module.eps)
             shift = module.bias - module.running_mean * scale
