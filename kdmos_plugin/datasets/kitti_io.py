@@ -293,6 +293,28 @@ def camera_to_lidar_poses(cam_poses: np.ndarray, Tr: np.ndarray) -> np.ndarray:
     return left[None] @ cam_poses @ Tr[None]
 
 
+def read_lidar_poses(seq_dir: PathLike,
+                     num_scans: Optional[int] = None) -> np.ndarray:
+    """LiDAR poses of a sequence folder (``poses.txt`` and ``calib.txt``).
+
+    Args:
+        seq_dir: ``sequences/XX`` (or any folder holding both files).
+        num_scans: As in :func:`read_poses`.
+
+    Returns:
+        np.ndarray: (S, 4, 4) float64 LiDAR-``i`` -> LiDAR-0 poses
+        (:func:`camera_to_lidar_poses` of the camera poses with ``Tr``).
+
+    Raises:
+        FileNotFoundError: Either file is missing (named).
+        KittiFormatError: Either file is malformed (named).
+    """
+    seq_dir = os.fspath(seq_dir)
+    cam = read_poses(osp.join(seq_dir, 'poses.txt'), num_scans)
+    Tr = read_calib(osp.join(seq_dir, 'calib.txt'))['Tr']
+    return camera_to_lidar_poses(cam, Tr)
+
+
 def relative_pose(pose_to: np.ndarray, pose_from: np.ndarray) -> np.ndarray:
     """The transform moving points of one scan into the frame of another.
 

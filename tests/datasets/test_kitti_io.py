@@ -4,8 +4,8 @@ import pytest
 
 from kdmos_plugin.datasets.kitti_io import (
     KittiFormatError, camera_to_lidar_poses, read_calib, read_labels,
-    read_points, read_poses, relative_pose, transform_points, write_calib,
-    write_labels, write_points, write_poses)
+    read_lidar_poses, read_points, read_poses, relative_pose,
+    transform_points, write_calib, write_labels, write_points, write_poses)
 
 REAL_SCAN = '/work/shared/data/semantickitti_sample/velodyne/000000.bin'
 REAL_LABEL = '/work/shared/data/semantickitti_sample/labels/000000.label'
@@ -165,6 +165,23 @@ def test_camera_to_lidar_matches_formula():
     for i in range(4):
         want = np.linalg.inv(Tr) @ np.linalg.inv(cam[0]) @ cam[i] @ Tr
         np.testing.assert_allclose(P[i], want, atol=1e-10)
+
+
+def test_read_lidar_poses_of_a_sequence_folder(tmp_path):
+    # LiDAR poses L_i (L_0 = I) written as camera poses Tr @ L_i @ inv(Tr)
+    Tr = _pose(-0.3, [0.1, -0.2, 0.3], 0.1)
+    lidar = np.stack([np.eye(4), _pose(0.2, [1.0, 0.5, 0.0]),
+                      _pose(0.5, [2.0, 1.5, 0.1], 0.05)])
+    write_poses(tmp_path / 'poses.txt',
+                Tr[None] @ lidar @ np.linalg.inv(Tr)[None])
+    write_calib(tmp_path / 'calib.txt', Tr)
+    np.testing.assert_allclose(read_lidar_poses(tmp_path), lidar,
+                               atol=1e-12)
+    with pytest.raises(KittiFormatError, match='poses.txt: holds 3 poses'):
+        read_lidar_poses(tmp_path, num_scans=4)
+    (tmp_path / 'calib.txt').unlink()
+    with pytest.raises(FileNotFoundError, match='calib.txt'):
+        read_lidar_poses(tmp_path)
 
 
 def test_transform_points_keeps_extra_columns_and_dtype():

@@ -1,7 +1,8 @@
 """Benchmark of the data pipeline's online work on real-size scans (CPU).
 
-``run(args) -> dict`` measures, in one run, on the real SemanticKITTI scans
-of ``../shared/data/semantickitti_sample`` (about 122k points each):
+``run(args) -> dict`` measures, in one run, on the scans of
+``args.sample_root`` (default the real SemanticKITTI scans of
+``../shared/data/semantickitti_sample``, about 122k points each):
 
 * ``causal_ms``: ``MOSMotionFeatures(mode='causal')`` on the current scan
   plus 7 past scans already merged in ``multi_points`` (~1M points);
@@ -25,8 +26,11 @@ of ``../shared/data/semantickitti_sample`` (about 122k points each):
   (``time.thread_time``), which a loaded shared machine inflates less than
   wall time; the target applies to wall time on an idle core.
 
-The sample has no poses, so neighbouring scans are the real scans (cycled)
-placed with small synthetic ego motions (0.8 m and 0.5 deg a scan). Every
+The real sample has no poses, so neighbouring scans are the real scans
+(cycled) placed with small synthetic ego motions (0.8 m and 0.5 deg a
+scan); a sample folder with ``poses.txt`` and ``calib.txt`` (the synthetic
+source of ``tools/benchmark.py``: a generated sequence) gives its first 15
+consecutive scans with their true poses. Every
 timing is the median of ``repeats`` runs after a warm-up, variants
 interleaved, with ``torch.set_num_threads(num_threads)`` (default 1: the
 pipeline runs in DataLoader workers, which use one thread each).
@@ -58,17 +62,30 @@ def _ego_pose(i: int) -> np.ndarray:
 
 
 def make_sequence(sample_root: Path, length: int = 15):
-    """A fake sequence: real scans cycled, synthetic poses, real labels."""
-    from kdmos_plugin.datasets.kitti_io import read_labels, read_points
+    """The benchmark sequence: ``length`` scans, their labels and poses.
+
+    A folder with ``poses.txt`` (and ``calib.txt``), e.g. the synthetic
+    source of ``tools/benchmark.py``: its first ``length`` scans with their
+    true LiDAR poses. Without poses (the real sample): its scans cycled,
+    placed with :func:`_ego_pose`.
+    """
+    from kdmos_plugin.datasets.kitti_io import (read_labels,
+                                                read_lidar_poses, read_points)
     files = sorted((sample_root / 'velodyne').glob('*.bin'))
     if not files:
         raise FileNotFoundError(f'no .bin scans under {sample_root}')
+    if (sample_root / 'poses.txt').is_file():
+        if len(files) < length:
+            raise ValueError(f'{sample_root}: {len(files)} scans, the data '
+                             f'benchmark needs {length} consecutive ones')
+        poses = read_lidar_poses(sample_root, len(files))[:length]
+    else:
+        poses = np.stack([_ego_pose(i) for i in range(length)])
     scans = [read_points(files[i % len(files)]) for i in range(length)]
     labels = [
         read_labels(sample_root / 'labels' / (f.stem + '.label'))
         for f in files
     ]
-    poses = np.stack([_ego_pose(i) for i in range(length)])
     return scans, labels, poses, files
 
 

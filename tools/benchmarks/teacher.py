@@ -1,7 +1,8 @@
 """Benchmark of the sparse 4-D teacher beside the student (CPU).
 
-``run(args) -> dict`` measures, in one run, on the same real current scan
-(``../shared/data/semantickitti_sample``, about 122k points):
+``run(args) -> dict`` measures, in one run, on the same current scan of
+``args.sample_root`` (default the real ``../shared/data/semantickitti_sample``,
+about 122k points):
 
 * ``teacher_s``: the reference teacher (configs/_base_/models/
   sparse4d_teacher.py: 0.1 m x 1 scan cells, SparseUNet4D 32-256) forward,
@@ -20,10 +21,13 @@
   kernel's peak mark reset before the measured forward; tracemalloc does
   not see torch's allocations).
 
-The sample has no poses and only 4 scans: the merged cloud of K = 7 past
-scans repeats them (scan ``a % 4`` for age ``a``), each moved by a small
-synthetic ego motion (0.8 m forward and 0.5 deg yaw a scan), so it has the
-real point count (~1M merged points) and a realistic occupancy. Timings are
+The real sample has no poses and only 4 scans: the merged cloud of K = 7
+past scans repeats them (scan ``a % 4`` for age ``a``), each moved by a
+small synthetic ego motion (0.8 m forward and 0.5 deg yaw a scan), so it
+has the real point count (~1M merged points) and a realistic occupancy. A
+sample folder with poses (the synthetic source of ``tools/benchmark.py``)
+uses 8 consecutive scans and their true poses (see :func:`merged_cloud`).
+Timings are
 medians of ``repeats`` runs after one warm-up, in ``torch.inference_mode``
 with ``torch.set_num_threads(num_threads)``.
 """
@@ -59,15 +63,33 @@ def _ego_pose(age: int) -> np.ndarray:
 
 def merged_cloud(sample_root: Path, num_past: int = NUM_PAST) -> dict:
     """Batch inputs of one sample: ``points`` [(N, 4)] and
-    ``multi_points`` [(M, 5)] (x, y, z, intensity, age), current first."""
-    from kdmos_plugin.datasets.kitti_io import read_points, transform_points
+    ``multi_points`` [(M, 5)] (x, y, z, intensity, age), current first.
+
+    The current scan is the first one; the scan of age ``a`` is scan
+    ``a % len(files)`` placed with :func:`_ego_pose`, or, in a folder with
+    ``poses.txt`` and ``calib.txt`` (the synthetic source), scan ``a`` with
+    its true pose relative to scan 0 (time reversed, which changes nothing
+    the teacher's cost depends on: point counts and overlap).
+    """
+    from kdmos_plugin.datasets.kitti_io import (read_lidar_poses,
+                                                read_points, relative_pose,
+                                                transform_points)
     files = sorted((sample_root / 'velodyne').glob('*.bin'))
     if not files:
         raise FileNotFoundError(f'{sample_root}/velodyne: no .bin scans')
+    poses = None
+    if (sample_root / 'poses.txt').is_file():
+        if len(files) < num_past + 1:
+            raise ValueError(f'{sample_root}: {len(files)} scans, the '
+                             f'teacher benchmark needs {num_past + 1}')
+        poses = read_lidar_poses(sample_root, len(files))
     parts = []
     for age in range(num_past + 1):
         pts = read_points(str(files[age % len(files)]))
-        pts = transform_points(pts, _ego_pose(age)) if age else pts
+        if age:
+            pose = (_ego_pose(age) if poses is None else
+                    relative_pose(poses[0], poses[age]))
+            pts = transform_points(pts, pose)
         parts.append(np.concatenate(
             [pts, np.full((len(pts), 1), age, np.float32)], 1))
     multi = torch.from_numpy(np.concatenate(parts).astype(np.float32))
