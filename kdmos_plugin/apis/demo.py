@@ -72,6 +72,30 @@ def last_checkpoint(work_dir: Path) -> str:
     return marker.read_text().strip()
 
 
+def _from_repo(path: str) -> Path:
+    """``path`` if absolute, else relative to the repository root."""
+    return Path(path) if osp.isabs(path) else (REPO / path).resolve()
+
+
+def logits_root_option(config: str, logits_root: Path) -> str:
+    """The ``--cfg-options`` entry that points ``config``'s
+    ``LoadTeacherLogits`` transform at ``logits_root``.
+
+    Raises:
+        ValueError: The training pipeline of ``config`` has no
+            ``LoadTeacherLogits`` step.
+    """
+    from mmengine.config import Config
+    pipeline = Config.fromfile(str(REPO / config)).train_dataloader.dataset[
+        'pipeline']
+    for i, step in enumerate(pipeline):
+        if step['type'] == 'LoadTeacherLogits':
+            return (f'train_dataloader.dataset.pipeline.{i}.logits_root='
+                    f'{logits_root}')
+    raise ValueError(f'{config}: no LoadTeacherLogits step in the training '
+                     'pipeline')
+
+
 class Demo:
     """The demo experiment; see the module docstring.
 
@@ -83,23 +107,34 @@ class Demo:
         train_sequences / val_sequence: Synthetic sequence names; they must
             match the synthetic dataset config.
         preset: Synthetic LiDAR preset (``small`` or ``full``).
-        cfg_options: Extra ``--cfg-options`` for every training (e.g. a
-            shorter schedule for smoke tests).
+        data_seed: Seed of the synthetic data (the held-out sequence uses
+            ``data_seed + 1``).
+        teacher_options / student_options: Extra ``--cfg-options`` of the
+            teacher training and of both student trainings (e.g. a shorter
+            schedule for smoke tests).
+        data_root: Where the synthetic sequences are written; every tool
+            is pointed at it through ``--cfg-options``. Relative paths are
+            relative to the repository.
+        logits_root: Where the teacher's offline logits are written and
+            read by the distilled student's ``LoadTeacherLogits``.
     """
 
     def __init__(self,
                  work_dir: str = 'work_dirs/demo',
                  seeds: Sequence[int] = (0, 1),
                  num_train_scans: int = 40,
-                 num_val_scans: int = 30,
+                 num_val_scans: int = 80,
                  train_sequences: Sequence[str] = ('00', '01', '02'),
                  val_sequence: str = '08',
                  preset: str = 'small',
                  data_seed: int = 2025,
                  teacher_options: Sequence[str] = (),
-                 student_options: Sequence[str] = ()) -> None:
-        self.work_dir = (REPO / work_dir).resolve() if not osp.isabs(
-            work_dir) else Path(work_dir)
+                 student_options: Sequence[str] = (),
+                 data_root: str = DATA_ROOT,
+                 logits_root: str = LOGITS_ROOT) -> None:
+        self.work_dir = _from_repo(work_dir)
+        self.data_root = _from_repo(data_root)
+        self.logits_root = _from_repo(logits_root)
         self.seeds = list(seeds)
         self.num_train_scans = num_train_scans
         self.num_val_scans = num_val_scans
@@ -116,20 +151,20 @@ class Demo:
     # ---- stages ----
     def make_data(self) -> None:
         """Write the synthetic sequences (kept if already identical)."""
-        stamp = REPO / DATA_ROOT / 'demo_stamp.json'
+        stamp = self.data_root / 'demo_stamp.json'
         want = dict(train=self.train_sequences, val=self.val_sequence,
                     train_scans=self.num_train_scans,
                     val_scans=self.num_val_scans, preset=self.preset,
                     seed=self.data_seed)
         if stamp.is_file() and json.loads(stamp.read_text()) == want:
-            log(f'synthetic data in {DATA_ROOT} is up to date')
+            log(f'synthetic data in {self.data_root} is up to date')
             return
-        shutil.rmtree(REPO / DATA_ROOT, ignore_errors=True)
-        t = run_tool(['tools/make_synthetic_data.py', DATA_ROOT,
+        shutil.rmtree(self.data_root, ignore_errors=True)
+        t = run_tool(['tools/make_synthetic_data.py', self.data_root,
                       '--sequences', *self.train_sequences, '--scans',
                       self.num_train_scans, '--seed', self.data_seed,
                       '--preset', self.preset], self.log_path('data_train'))
-        t += run_tool(['tools/make_synthetic_data.py', DATA_ROOT,
+        t += run_tool(['tools/make_synthetic_data.py', self.data_root,
                        '--sequences', self.val_sequence, '--scans',
                        self.num_val_scans, '--seed', self.data_seed + 1,
                        '--preset', self.preset], self.log_path('data_val'))
@@ -140,29 +175,45 @@ class Demo:
         """Train one model; returns its last checkpoint."""
         work = self.work_dir / name
         shutil.rmtree(work, ignore_errors=True)
-        args = ['tools/train.py', config, '--work-dir', work]
-        if options:
-            args += ['--cfg-options', *options]
+        # each model is evaluated once, by tools/test.py: no validation
+        # during training (it would evaluate the same checkpoint twice)
+        no_val = ['val_dataloader=None', 'val_cfg=None', 'val_evaluator=None']
+        args = ['tools/train.py', config, '--work-dir', work,
+                '--cfg-options', *self.data_options(), *no_val, *options]
         self.times[f'train_{name}_s'] = run_tool(args, self.log_path(name))
         self.checkpoints[name] = last_checkpoint(work)
         return self.checkpoints[name]
 
     def dump_logits(self) -> None:
         """Offline teacher logits of the training split."""
-        shutil.rmtree(REPO / LOGITS_ROOT, ignore_errors=True)
+        shutil.rmtree(self.logits_root, ignore_errors=True)
         self.times['dump_logits_s'] = run_tool(
             ['tools/dump_teacher_logits.py', TEACHER_CFG,
-             self.checkpoints['teacher'], '--out', LOGITS_ROOT, '--split',
-             'train'], self.log_path('dump_logits'))
+             self.checkpoints['teacher'], '--out', self.logits_root,
+             '--split', 'train', '--cfg-options', *self.data_options()],
+            self.log_path('dump_logits'))
 
     def evaluate(self, name: str, config: str) -> dict:
         """Moving/static/movable IoU on the held-out sequence."""
         out = self.work_dir / name / 'val_metrics.json'
         run_tool(['tools/test.py', config, self.checkpoints[name],
                   '--work-dir', self.work_dir / name / 'test',
-                  '--metrics-out', out], self.log_path(f'test_{name}'))
+                  '--metrics-out', out, '--cfg-options', *self.data_options()],
+                 self.log_path(f'test_{name}'))
         self.metrics[name] = json.loads(out.read_text())
         return self.metrics[name]
+
+    def data_options(self) -> list:
+        """``--cfg-options`` entries pointing every dataloader of the
+        synthetic configs at :attr:`data_root` and the demo's sequences."""
+        seqs = dict(train_dataloader=self.train_sequences,
+                    val_dataloader=[self.val_sequence],
+                    test_dataloader=[self.val_sequence])
+        opts = []
+        for loader, names in seqs.items():
+            opts += [f'{loader}.dataset.data_root={self.data_root}',
+                     f'{loader}.dataset.sequences=[{",".join(names)}]']
+        return opts
 
     def log_path(self, name: str) -> Path:
         return self.work_dir / 'logs' / f'{name}.log'
@@ -178,9 +229,12 @@ class Demo:
         self.dump_logits()
         for seed in self.seeds:
             opts = [f'randomness.seed={seed}'] + self.student_options
-            for kind, cfg in (('student', STUDENT_CFG), ('distilled', KD_CFG)):
+            for kind, cfg, extra in (
+                    ('student', STUDENT_CFG, []),
+                    ('distilled', KD_CFG,
+                     [logits_root_option(KD_CFG, self.logits_root)])):
                 name = f'{kind}_seed{seed}'
-                self.train(name, cfg, opts)
+                self.train(name, cfg, opts + extra)
                 # a distiller checkpoint holds the student: test with its
                 # own config, which builds the student for prediction
                 self.evaluate(name, STUDENT_CFG)

@@ -22,8 +22,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 def _val_sequence(demo) -> tuple:
-    from .demo import DATA_ROOT, REPO
-    seq_dir = REPO / DATA_ROOT / 'sequences' / demo.val_sequence
+    seq_dir = demo.data_root / 'sequences' / demo.val_sequence
     paths = sorted(str(p) for p in (seq_dir / 'velodyne').glob('*.bin'))
     poses = camera_to_lidar_poses(read_poses(seq_dir / 'poses.txt'),
                                   read_calib(seq_dir / 'calib.txt')['Tr'])
