@@ -62,5 +62,5 @@ param_scheduler = [
         by_epoch=True,
         convert_to_iter_based=True)
 ]
-train_cfg = dict(max_epochs=max_epochs, val_begin=1, val_interval=1)
+train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs, val_interval=1)
 default_hooks = dict(logger=dict(interval=5))
