@@ -5,43 +5,21 @@
 # Logits: python tools/dump_teacher_logits.py configs/kdmos/teacher_sparse4d.py
 #             CKPT --out data/teacher_logits --split train
 # Checkpoints hold the student only and load into student_bev.py directly.
-_base_ = ['./student_bev.py']
+_base_ = ['./student_bev.py', '../_base_/models/kdmos_distill_loss.py']
+from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 
 teacher_logits_root = 'data/teacher_logits'
-
-distill_loss = dict(
-    type='DecoupledMOSDistillLoss',
-    tau=4.0,
-    loss_weight=0.3,
-    tckd_weight=1.0,
-    nckd_weight=3.0,
-    class_weight=[0.0, 1.0716, 22.0882, 421.3364],
-    tckd_classes=[3],  # moving
-    scale_by_tau_sq=False,
-    mode='kdmos',  # 'dkd': standard decoupled KD (alpha, beta, tau^2)
-    reference_numerics=False)  # True: the published -1000 mask and 1e-8s
 
 model = dict(
     _delete_=True,
     type='MOSDistiller',
     student={{_base_.model}},
     teacher=None,  # offline: gt_pts_seg.teacher_logits from the pipeline
-    distill_loss=distill_loss)
+    distill_loss={{_base_.distill_loss}})
 
-kd_train_pipeline = [
-    dict(type='LoadMOSScans', num_past={{_base_.num_past_scans}},
-         num_future={{_base_.num_future_scans}}),
-    dict(type='LoadMOSLabels'),
-    dict(type='LoadTeacherLogits', logits_root=teacher_logits_root,
-         num_classes={{_base_.num_classes}}),
-    {{_base_.motion_cfg}},
-    dict(type='MOSGlobalAug', rotate=True, flip=True, translate_std=0.1),
-    {{_base_.voxelize_cfg}},
-    dict(type='PackMOSInputs'),
-]
+kd_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
+    num_future_scans=_base_.num_future_scans, motion_cfg=_base_.motion_cfg,
+    teacher_logits=dict(logits_root=teacher_logits_root,
+                        num_classes=_base_.num_classes))
 train_dataloader = dict(dataset=dict(pipeline=kd_train_pipeline))
-
-default_hooks = dict(
-    checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=3,
-        save_best='mos/IoU_moving', rule='greater'))

@@ -10,28 +10,18 @@ _base_ = [
     '../_base_/schedules/teacher_adamw_50e.py',
     '../_base_/default_runtime.py',
 ]
+from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 
 # The teacher reads only the merged cloud: past scans, no future scans, no
 # motion features (PolarVoxelize stays for the packed student keys).
-teacher_train_pipeline = [
-    dict(type='LoadMOSScans', num_past={{_base_.num_past_scans}},
-         num_future=0),
-    dict(type='LoadMOSLabels'),
-    dict(type='MOSGlobalAug', rotate=True, flip=True, translate_std=0.1),
-    {{_base_.voxelize_cfg}},
-    dict(type='PackMOSInputs'),
-]
-teacher_test_pipeline = [
-    dict(type='LoadMOSScans', num_past={{_base_.num_past_scans}},
-         num_future=0),
-    dict(type='LoadMOSLabels'),
-    {{_base_.voxelize_cfg}},
-    dict(type='PackMOSInputs'),
-]
+teacher_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, _base_.voxelize_cfg, train=True)
+teacher_test_pipeline = mos_pipeline(
+    _base_.num_past_scans, _base_.voxelize_cfg, train=False)
 train_dataloader = dict(
     batch_size=2, dataset=dict(pipeline=teacher_train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
+test_dataloader = val_dataloader
 
 model = dict(
     num_classes={{_base_.num_classes}},

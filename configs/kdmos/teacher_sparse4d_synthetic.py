@@ -13,26 +13,16 @@ _base_ = [
     '../_base_/schedules/teacher_adamw_50e.py',
     '../_base_/default_runtime.py',
 ]
+from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 
-teacher_train_pipeline = [
-    dict(type='LoadMOSScans', num_past={{_base_.num_past_scans}},
-         num_future=0),
-    dict(type='LoadMOSLabels'),
-    dict(type='MOSGlobalAug', rotate=True, flip=True, translate_std=0.1),
-    {{_base_.voxelize_cfg}},
-    dict(type='PackMOSInputs'),
-]
-teacher_test_pipeline = [
-    dict(type='LoadMOSScans', num_past={{_base_.num_past_scans}},
-         num_future=0),
-    dict(type='LoadMOSLabels'),
-    {{_base_.voxelize_cfg}},
-    dict(type='PackMOSInputs'),
-]
+teacher_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, _base_.voxelize_cfg, train=True)
+teacher_test_pipeline = mos_pipeline(
+    _base_.num_past_scans, _base_.voxelize_cfg, train=False)
 train_dataloader = dict(
     batch_size=2, dataset=dict(pipeline=teacher_train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
+test_dataloader = val_dataloader
 
 model = dict(
     num_classes={{_base_.num_classes}},
@@ -51,16 +41,7 @@ lr = 2e-3
 max_epochs = 5
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
-    dict(
-        type='OneCycleLR',
-        eta_max=lr,
-        total_steps=max_epochs,
-        pct_start=0.05,
-        anneal_strategy='cos',
-        div_factor=10.0,
-        final_div_factor=1000.0,
-        by_epoch=True,
-        convert_to_iter_based=True)
+    dict(_base_.param_scheduler[0], eta_max=lr, total_steps=max_epochs)
 ]
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs, val_interval=1)
 default_hooks = dict(logger=dict(interval=5))

@@ -3,7 +3,8 @@
 # per iteration, 50 epochs (batch 2 in the leaf configs). MambaMOS scales the
 # lr of its transformer blocks by 0.1; the sparse U-Net has no such blocks,
 # so every parameter uses the base lr. A leaf that changes `lr` or
-# `max_epochs` restates `param_scheduler` (its numbers are resolved here).
+# `max_epochs` restates `param_scheduler` (its numbers are resolved here):
+# [dict(_base_.param_scheduler[0], eta_max=lr, total_steps=max_epochs)].
 lr = 1.6e-4
 max_epochs = 50
 
