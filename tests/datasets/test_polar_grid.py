@@ -1,6 +1,5 @@
 """Polar grid maths and voxel labels against a literal per-point version."""
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -11,28 +10,6 @@ from kdmos_plugin.datasets.polar_grid import PolarGrid
 GRID = (48, 36, 8)
 LO = (1.85, -math.pi, -4.0)
 HI = (50.15, math.pi, 2.0)
-
-
-def literal_voxelize(points, labels, grid=GRID, lo=LO, hi=HI):
-    """REFERENCE 1.4 steps 3-7, one point at a time."""
-    cell = [(hi[d] - lo[d]) / (grid[d] - 1) for d in range(3)]
-    feats, inds, votes = [], [], {}
-    for p, lab in zip(points, labels):
-        x, y, z, inten = (np.float32(v) for v in p[:4])
-        pol = [np.sqrt(x * x + y * y), np.arctan2(y, x), z]  # float32
-        ind = [math.floor((min(max(float(pol[d]), lo[d]), hi[d]) - lo[d]) /
-                          cell[d]) for d in range(3)]
-        center = [(ind[d] + 0.5) * cell[d] + lo[d] for d in range(3)]
-        off = [float(pol[d]) - center[d] for d in range(3)]
-        feats.append(off + [float(v) for v in pol] + [float(x), float(y),
-                                                       float(inten)])
-        inds.append(ind)
-        votes.setdefault(tuple(ind), Counter())[int(lab)] += 1
-    vox = {}
-    for key, cnt in votes.items():
-        best = max(cnt.values())
-        vox[key] = min(k for k, v in cnt.items() if v == best)
-    return (np.array(feats, np.float64), np.array(inds, np.int64), vox)
 
 
 def _points(n=1500, seed=0):
@@ -57,11 +34,12 @@ def test_cell_size_uses_grid_minus_one():
     assert g.grid_size == (480, 360, 32)
 
 
-def test_features_indices_and_voxels_match_literal():
+def test_features_indices_and_voxels_match_literal(
+        literal_polar_voxelize):
     pts, labels = _points()
     grid = PolarGrid(GRID, LO, HI)
     feats, ind = grid.point_features(pts)
-    want_f, want_i, want_v = literal_voxelize(pts, labels)
+    want_f, want_i, want_v = literal_polar_voxelize(pts, labels, GRID, LO, HI)
     assert feats.dtype == np.float32 and feats.shape == (len(pts), 9)
     assert ind.dtype == np.int64
     np.testing.assert_array_equal(ind, want_i)

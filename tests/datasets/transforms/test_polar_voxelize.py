@@ -1,6 +1,5 @@
 """PolarVoxelize against a literal per-point voxelisation."""
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -13,28 +12,7 @@ LO = (1.85, -math.pi, -4.0)
 HI = (50.15, math.pi, 2.0)
 
 
-def literal(points, labels):
-    cell = [(HI[d] - LO[d]) / (GRID[d] - 1) for d in range(3)]
-    feats, inds, votes = [], [], {}
-    for p, lab in zip(points, labels):
-        x, y, z, inten = (np.float32(v) for v in p)
-        pol = [np.sqrt(x * x + y * y), np.arctan2(y, x), z]
-        ind = [math.floor((min(max(float(pol[d]), LO[d]), HI[d]) - LO[d]) /
-                          cell[d]) for d in range(3)]
-        off = [float(pol[d]) - ((ind[d] + 0.5) * cell[d] + LO[d])
-               for d in range(3)]
-        feats.append(off + [float(v) for v in pol] +
-                     [float(x), float(y), float(inten)])
-        inds.append(ind)
-        votes.setdefault(tuple(ind), Counter())[int(lab)] += 1
-    vox = {}
-    for key, cnt in votes.items():
-        best = max(cnt.values())
-        vox[key] = min(k for k, v in cnt.items() if v == best)
-    return np.array(feats), np.array(inds), vox
-
-
-def test_matches_literal_on_random_points():
+def test_matches_literal_on_random_points(literal_polar_voxelize):
     rng = np.random.default_rng(5)
     n = 2000
     pts = np.concatenate([rng.uniform(-60, 60, (n, 2)),
@@ -44,7 +22,7 @@ def test_matches_literal_on_random_points():
     motion = rng.random((n, 8)).astype(np.float32)
     res = PolarVoxelize(GRID, LO, HI, num_classes=4)(
         dict(points=pts, pts_semantic_mask=labels, motion_feats=motion))
-    want_f, want_i, want_v = literal(pts, labels)
+    want_f, want_i, want_v = literal_polar_voxelize(pts, labels, GRID, LO, HI)
     assert res['point_feats'].shape == (n, 17)
     assert res['point_feats'].dtype == np.float32
     np.testing.assert_allclose(res['point_feats'][:, :9], want_f, atol=2e-6)
