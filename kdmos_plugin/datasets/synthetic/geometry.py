@@ -29,6 +29,35 @@ ELLIPSOID = 2
 _EPS = 1e-6
 
 
+def _to_local(D: np.ndarray, cx: float, cy: float, cz: float, yaw: float
+              ) -> Tuple[np.ndarray, np.ndarray]:
+    """Rays in the frame of a primitive centred at ``(cx, cy, cz)`` and
+    rotated by ``yaw`` about z.
+
+    Returns:
+        tuple: (n, 3) directions and (3,) origin [m] in that frame.
+    """
+    cs, sn = np.cos(yaw), np.sin(yaw)
+    dl = np.empty_like(D)
+    dl[:, 0] = cs * D[:, 0] + sn * D[:, 1]
+    dl[:, 1] = -sn * D[:, 0] + cs * D[:, 1]
+    dl[:, 2] = D[:, 2]
+    ol = np.array([-(cs * cx + sn * cy), -(-sn * cx + cs * cy), -cz])
+    return dl, ol
+
+
+def _to_world(nl: np.ndarray, yaw: float, D: np.ndarray) -> np.ndarray:
+    """(n, 3) vectors of a frame rotated by ``yaw`` about z, in the world
+    frame (the inverse rotation of :func:`_to_local`), of the dtype of the
+    ray directions ``D``."""
+    cs, sn = np.cos(yaw), np.sin(yaw)
+    out = np.empty_like(D)
+    out[:, 0] = cs * nl[:, 0] - sn * nl[:, 1]
+    out[:, 1] = sn * nl[:, 0] + cs * nl[:, 1]
+    out[:, 2] = nl[:, 2]
+    return out
+
+
 def intersect_box(D: np.ndarray, params: np.ndarray
                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Ray / oriented box intersection (slab method).
@@ -41,13 +70,7 @@ def intersect_box(D: np.ndarray, params: np.ndarray
         tuple: (n,) distance [m] (``inf`` = miss) and (n, 3) unit normals.
     """
     cx, cy, cz, hx, hy, hz, yaw = params
-    cs, sn = np.cos(yaw), np.sin(yaw)
-    # directions and the origin in the box frame
-    dl = np.empty_like(D)
-    dl[:, 0] = cs * D[:, 0] + sn * D[:, 1]
-    dl[:, 1] = -sn * D[:, 0] + cs * D[:, 1]
-    dl[:, 2] = D[:, 2]
-    ol = np.array([-(cs * cx + sn * cy), -(-sn * cx + cs * cy), -cz])
+    dl, ol = _to_local(D, cx, cy, cz, yaw)  # in the box frame
     half = np.array([hx, hy, hz])
     with np.errstate(divide='ignore', invalid='ignore'):
         inv = 1.0 / dl
@@ -64,11 +87,7 @@ def intersect_box(D: np.ndarray, params: np.ndarray
     sign = -np.sign(np.take_along_axis(dl, axis[:, None], axis=1)[:, 0])
     nl = np.zeros_like(D)
     nl[np.arange(len(D)), axis] = sign
-    normal = np.empty_like(D)
-    normal[:, 0] = cs * nl[:, 0] - sn * nl[:, 1]
-    normal[:, 1] = sn * nl[:, 0] + cs * nl[:, 1]
-    normal[:, 2] = nl[:, 2]
-    return t, normal
+    return t, _to_world(nl, yaw, D)
 
 
 def intersect_cylinder(D: np.ndarray, params: np.ndarray
@@ -120,13 +139,8 @@ def intersect_ellipsoid(D: np.ndarray, params: np.ndarray
         tuple: (n,) distance [m] (``inf`` = miss) and (n, 3) unit normals.
     """
     cx, cy, cz, hx, hy, hz, yaw = params
-    cs, sn = np.cos(yaw), np.sin(yaw)
     half = np.array([hx, hy, hz])
-    dl = np.empty_like(D)
-    dl[:, 0] = cs * D[:, 0] + sn * D[:, 1]
-    dl[:, 1] = -sn * D[:, 0] + cs * D[:, 1]
-    dl[:, 2] = D[:, 2]
-    ol = np.array([-(cs * cx + sn * cy), -(-sn * cx + cs * cy), -cz])
+    dl, ol = _to_local(D, cx, cy, cz, yaw)  # in the ellipsoid frame
     ds = dl / half
     os_ = ol / half
     a = (ds * ds).sum(axis=1)
@@ -139,11 +153,7 @@ def intersect_ellipsoid(D: np.ndarray, params: np.ndarray
     pl = ol + np.where(hit, t, 0.0)[:, None] * dl
     nl = pl / (half * half)
     nl /= np.maximum(np.linalg.norm(nl, axis=1, keepdims=True), 1e-12)
-    normal = np.empty_like(D)
-    normal[:, 0] = cs * nl[:, 0] - sn * nl[:, 1]
-    normal[:, 1] = sn * nl[:, 0] + cs * nl[:, 1]
-    normal[:, 2] = nl[:, 2]
-    return t, normal
+    return t, _to_world(nl, yaw, D)
 
 
 INTERSECT = {BOX: intersect_box, CYLINDER: intersect_cylinder,
