@@ -1,7 +1,7 @@
 """The main job on the embedded synthetic data (what ``make demo`` runs).
 
     python tools/demo.py [--work-dir work_dirs/demo] [--seeds 0 1]
-        [--train-scans 40] [--val-scans 80] [--preset small]
+        [--train-scans 20] [--val-scans 80] [--preset small]
         [--teacher-options key=value ...] [--student-options key=value ...]
         [--data-root data/synthetic_mos]
         [--logits-root data/synthetic_mos_teacher_logits]
@@ -21,7 +21,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
-    parser.add_argument('--train-scans', type=int, default=40)
+    parser.add_argument('--train-scans', type=int, default=20)
     parser.add_argument('--val-scans', type=int, default=80)
     parser.add_argument('--preset', default='small',
                         choices=['small', 'full'])
