@@ -14,7 +14,9 @@ from kdmos_plugin.apis.demo import Demo
 from kdmos_plugin.apis.teacher_logits import logits_path
 from kdmos_plugin.datasets.kitti_io import read_points
 
-TRAIN_SCANS = 6
+TRAIN_SCANS = 8
+#: not the config's default sequences: the demo must pass its own along
+TRAIN_SEQUENCES = ['01', '04']
 VAL_SCANS = 10  # the report times frames 8.. of the held-out sequence
 
 
@@ -22,6 +24,7 @@ def test_demo_smoke(tmp_path):
     one_epoch = ['train_cfg.max_epochs=1', 'param_scheduler.0.total_steps=1']
     demo = Demo(work_dir=str(tmp_path / 'demo'), seeds=[3],
                 num_train_scans=TRAIN_SCANS, num_val_scans=VAL_SCANS,
+                train_sequences=TRAIN_SEQUENCES,
                 data_root=str(tmp_path / 'data'),
                 logits_root=str(tmp_path / 'logits'),
                 teacher_options=one_epoch,
@@ -30,14 +33,14 @@ def test_demo_smoke(tmp_path):
 
     # the data went where it was told, and only there
     seq_root = tmp_path / 'data' / 'sequences'
-    assert sorted(p.name for p in seq_root.iterdir()) == ['00', '01', '02',
-                                                          '08']
+    assert sorted(p.name for p in seq_root.iterdir()) == TRAIN_SEQUENCES + [
+        '08']
     val_bins = sorted((seq_root / '08' / 'velodyne').glob('*.bin'))
     assert len(val_bins) == VAL_SCANS
     val_points = sum(len(read_points(str(p))) for p in val_bins)
 
     # one logits file per training scan, rows == points of that scan
-    for seq in ('00', '01', '02'):
+    for seq in TRAIN_SEQUENCES:
         bins = sorted((seq_root / seq / 'velodyne').glob('*.bin'))
         assert len(bins) == TRAIN_SCANS
         for frame, path in enumerate(bins):
