@@ -13,6 +13,8 @@ the package's own KITTI writers:
   and ``calib.txt`` with a KITTI-like ``Tr`` in every sequence.
 """
 import os.path as osp
+import socket
+import traceback
 
 import numpy as np
 import pytest
@@ -147,3 +149,97 @@ def synthetic_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('synthetic_mos'))
     write_dataset(root, ['00', '08'], num_scans=10, seed=0, preset='small')
     return root
+
+
+def _gloo_rank(worker, rank: int, world: int, port: int, out, args) -> None:
+    """One forked rank: join the gloo group, run ``worker``, report."""
+    import torch
+    import torch.distributed as dist
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world)
+    try:
+        out.put((rank, True, worker(rank, world, *args)))
+    except Exception:  # report it at once instead of a queue timeout
+        out.put((rank, False, traceback.format_exc()))
+    finally:
+        dist.destroy_process_group()
+
+
+def _run_gloo_ranks(worker, *args, world: int = 2,
+                    timeout: float = 120) -> dict:
+    """``worker(rank, world, *args)`` in ``world`` forked CPU processes
+    joined in one gloo process group; returns ``{rank: its return value}``
+    (picklable; numpy rather than torch tensors, which need their sender
+    alive). A rank that raises fails the test with its traceback."""
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    ctx = mp.get_context('fork')
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_gloo_rank,
+                         args=(worker, rank, world, port, out, args))
+             for rank in range(world)]
+    for proc in procs:
+        proc.start()
+    reports = [out.get(timeout=timeout) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    for rank, ok, value in reports:
+        if not ok:
+            pytest.fail(f'rank {rank} failed:\n{value}')
+    assert [proc.exitcode for proc in procs] == [0] * world
+    return {rank: value for rank, _, value in reports}
+
+
+@pytest.fixture(scope='session')
+def gloo_ranks():
+    """The runner of multi-process tests on CPU: ``gloo_ranks(worker,
+    *args, world=2) -> {rank: worker(rank, world, *args)}``, each rank a
+    forked process in one gloo process group (one torch thread each)."""
+    return _run_gloo_ranks
+
+
+#: The polar grid of the fast student tests (tiny_grid_config).
+TINY_GRID = [48, 36, 8]
+
+
+def _tiny_grid_config(name: str = 'student_bev_synthetic.py'):
+    """``configs/kdmos/<name>`` with every loader's PolarVoxelize and the
+    (student) model on :data:`TINY_GRID`."""
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    cfg = Config.fromfile(osp.join(repo, 'configs', 'kdmos', name))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for step in cfg[loader].dataset.pipeline:
+            if step['type'] == 'PolarVoxelize':
+                step['grid_size'] = TINY_GRID
+    model = cfg.model.student if cfg.model.type == 'MOSDistiller' \
+        else cfg.model
+    model.grid_size = TINY_GRID
+    return cfg
+
+
+@pytest.fixture(scope='session')
+def tiny_grid_config():
+    """``f(name='student_bev_synthetic.py') -> Config``: a synthetic config
+    of ``configs/kdmos`` on the tiny 48x36x8 grid (fast on CPU)."""
+    return _tiny_grid_config
+
+
+@pytest.fixture(scope='session')
+def tiny_student_ckpt(tmp_path_factory) -> str:
+    """Random but fixed (seed 0) weights of the tiny-grid synthetic student:
+    the checkpoint path; its config is dumped beside it (same name, .py)."""
+    import torch
+    from mmengine.runner import save_checkpoint
+
+    from kdmos_plugin.apis.inference import init_mos_model
+    torch.manual_seed(0)
+    cfg = _tiny_grid_config()
+    model, _ = init_mos_model(cfg)
+    path = tmp_path_factory.mktemp('tiny_student') / 'student.pth'
+    cfg.dump(str(path.with_suffix('.py')))
+    save_checkpoint({'state_dict': model.state_dict()}, str(path))
+    return str(path)

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.runner import save_checkpoint
 
 from kdmos_plugin.apis.inference import (MOSStreamer, infer_sequence,
                                          init_mos_model)
@@ -17,30 +14,7 @@ from kdmos_plugin.datasets.kitti_io import (camera_to_lidar_poses,
                                             read_points, read_poses)
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = str(REPO / 'configs/kdmos/student_bev_synthetic.py')
 SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
-
-
-def _small_cfg():
-    """The synthetic student config on a tiny grid (fast on CPU)."""
-    cfg = Config.fromfile(CONFIG)
-    for step in cfg.test_dataloader.dataset.pipeline:
-        if step['type'] == 'PolarVoxelize':
-            step['grid_size'] = [48, 36, 8]
-    cfg.model.grid_size = [48, 36, 8]
-    return cfg
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    """Random but fixed weights of the tiny student, and its config."""
-    torch.manual_seed(0)
-    cfg = _small_cfg()
-    model, _ = init_mos_model(cfg)
-    path = tmp_path_factory.mktemp('ckpt') / 'student.pth'
-    cfg.dump(str(path.with_suffix('.py')))
-    save_checkpoint({'state_dict': model.state_dict()}, str(path))
-    return str(path)
 
 
 def _sequence(root, seq):
@@ -52,8 +26,9 @@ def _sequence(root, seq):
     return paths, poses
 
 
-def test_streaming_equals_batch_inference(synthetic_root, checkpoint):
-    model, pipeline = init_mos_model(_small_cfg(), checkpoint)
+def test_streaming_equals_batch_inference(synthetic_root, tiny_student_ckpt):
+    model, pipeline = init_mos_model(
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)
     paths, poses = _sequence(synthetic_root, '08')
     batch = [pred for _, pred in infer_sequence(model, pipeline, paths,
                                                 poses)]
@@ -71,14 +46,15 @@ def test_streaming_equals_batch_inference(synthetic_root, checkpoint):
         len(read_points(paths[-1]))
 
 
-def test_streamer_refuses_reference_motion_features(checkpoint):
-    cfg = _small_cfg()
+def test_streamer_refuses_reference_motion_features(tiny_student_ckpt,
+                                                   tiny_grid_config):
+    cfg = tiny_grid_config()
     for step in cfg.test_dataloader.dataset.pipeline:
         if step['type'] == 'LoadMOSScans':
             step['num_future'] = 7
         if step['type'] == 'MOSMotionFeatures':
             step['mode'] = 'reference'
-    model, pipeline = init_mos_model(cfg, checkpoint)
+    model, pipeline = init_mos_model(cfg, tiny_student_ckpt)
     with pytest.raises(ValueError, match='causal'):
         MOSStreamer(model, pipeline)
 
@@ -93,10 +69,10 @@ def _run_infer(checkpoint, scans, out, *extra):
     return res
 
 
-def test_infer_tool_on_a_synthetic_folder(synthetic_root, checkpoint,
+def test_infer_tool_on_a_synthetic_folder(synthetic_root, tiny_student_ckpt,
                                           tmp_path):
     seq_dir = Path(synthetic_root, 'sequences', '00')
-    _run_infer(checkpoint, seq_dir / 'velodyne', tmp_path,
+    _run_infer(tiny_student_ckpt, seq_dir / 'velodyne', tmp_path,
                '--poses', str(seq_dir / 'poses.txt'),
                '--calib', str(seq_dir / 'calib.txt'), '--vis')
     scans = sorted((seq_dir / 'velodyne').glob('*.bin'))
@@ -108,9 +84,9 @@ def test_infer_tool_on_a_synthetic_folder(synthetic_root, checkpoint,
         assert (tmp_path / 'vis' / f'{scan.stem}.png').is_file()
 
 
-def test_infer_tool_on_the_real_sample_scans(checkpoint, tmp_path):
+def test_infer_tool_on_the_real_sample_scans(tiny_student_ckpt, tmp_path):
     """Real HDL-64 scans, no poses (a sensor that does not move)."""
-    _run_infer(checkpoint, SAMPLE / 'velodyne', tmp_path)
+    _run_infer(tiny_student_ckpt, SAMPLE / 'velodyne', tmp_path)
     for scan in sorted((SAMPLE / 'velodyne').glob('*.bin')):
         n = len(read_points(scan))
         assert len(read_labels(tmp_path / f'{scan.stem}.label', n)) == n

@@ -44,24 +44,11 @@ NUM_SCANS = 3
 _LOGGERS = itertools.count()
 
 
-def _cfg(name='student_bev_synthetic.py'):
-    """A synthetic config on the tiny 48x36x8 grid."""
-    cfg = Config.fromfile(str(CONFIGS / name))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        for step in cfg[loader].dataset.pipeline:
-            if step['type'] == 'PolarVoxelize':
-                step['grid_size'] = GRID
-    if cfg.model.type == 'MOSDistiller':
-        cfg.model.student.grid_size = GRID
-    else:
-        cfg.model.grid_size = GRID
-    return cfg
-
-
-def _dataset(root, loader='test_dataloader', cfg=None):
-    """The config's dataset on sequence '08' of ``root``."""
+def _dataset(root, cfg, loader='test_dataloader'):
+    """The dataset of ``cfg`` (a tiny-grid config) on sequence '08' of
+    ``root``."""
     init_default_scope('mmdet3d')
-    ds_cfg = copy.deepcopy((cfg or _cfg())[loader].dataset)
+    ds_cfg = copy.deepcopy(cfg[loader].dataset)
     ds_cfg.update(data_root=str(root), sequences=['08'])
     return DATASETS.build(ds_cfg)
 
@@ -106,18 +93,6 @@ def warnings_log():
     logger.removeHandler(handler)
 
 
-@pytest.fixture(scope='module')
-def student_ckpt(tmp_path_factory):
-    """Random weights of the tiny student; its config beside it (.py)."""
-    torch.manual_seed(0)
-    cfg = _cfg()
-    model, _ = init_mos_model(cfg)
-    path = tmp_path_factory.mktemp('student') / 'student.pth'
-    cfg.dump(str(path.with_suffix('.py')))
-    save_checkpoint({'state_dict': model.state_dict()}, str(path))
-    return str(path)
-
-
 def _infer_tool():
     spec = importlib.util.spec_from_file_location(
         'infer_tool', REPO / 'tools' / 'infer.py')
@@ -127,11 +102,11 @@ def _infer_tool():
 
 
 # --------------------------------------------------------------- 1. .bin size
-def test_truncated_bin_is_an_error_naming_the_file(root):
+def test_truncated_bin_is_an_error_naming_the_file(root, tiny_grid_config):
     bad = _scan(root, 1)
     with open(bad, 'ab') as f:
         f.write(b'\0' * 7)  # a partial point
-    dataset = _dataset(root)
+    dataset = _dataset(root, tiny_grid_config())
     assert len(dataset) == NUM_SCANS
     assert len(dataset[0]['inputs']['points']) > 0  # scans before it load
     with pytest.raises(KittiFormatError, match='not a multiple of 16') as err:
@@ -139,7 +114,7 @@ def test_truncated_bin_is_an_error_naming_the_file(root):
     assert str(bad) in str(err.value)
     # scan 2 loads scan 1 as a past scan: the same error, also through the
     # DataLoader's worker process (nothing retries or skips the sample)
-    cfg = _cfg()
+    cfg = tiny_grid_config()
     cfg.test_dataloader.dataset.update(data_root=str(root), sequences=['08'])
     cfg.test_dataloader.num_workers = 1
     loader = Runner.build_dataloader(cfg.test_dataloader)
@@ -149,11 +124,13 @@ def test_truncated_bin_is_an_error_naming_the_file(root):
 
 
 # ------------------------------------------------------ 2. label/point count
-def test_label_count_mismatch_is_an_error_naming_the_file(root):
+def test_label_count_mismatch_is_an_error_naming_the_file(
+        root, tiny_grid_config):
     bad = _scan(root, 2, 'label')
     write_labels(bad, read_labels(bad)[:-1])
     n = len(read_points(_scan(root, 2)))
-    dataset = _dataset(root, 'train_dataloader')  # retries on None only
+    dataset = _dataset(root, tiny_grid_config(),
+                       'train_dataloader')  # retries on None only
     assert not dataset.test_mode
     assert len(dataset[0]['inputs']['points']) > 0
     with pytest.raises(KittiFormatError, match=f'{n - 1} labels.*{n} points'
@@ -163,8 +140,8 @@ def test_label_count_mismatch_is_an_error_naming_the_file(root):
 
 
 # -------------------------------------------------------- 3. missing poses
-def test_missing_pose_line_is_an_error_naming_the_file(root, student_ckpt,
-                                                       tmp_path):
+def test_missing_pose_line_is_an_error_naming_the_file(
+        root, tiny_student_ckpt, tiny_grid_config, tmp_path):
     poses = root / 'sequences' / '08' / 'poses.txt'
     lines = poses.read_text().splitlines()
     assert len(lines) == NUM_SCANS
@@ -172,12 +149,13 @@ def test_missing_pose_line_is_an_error_naming_the_file(root, student_ckpt,
     with pytest.raises(KittiFormatError,
                        match=f'2 poses but the sequence has {NUM_SCANS}'
                        ) as err:
-        _dataset(root)
+        _dataset(root, tiny_grid_config())
     assert str(poses) in str(err.value)
     # tools/infer.py --poses reads them with the same check
     with pytest.raises(KittiFormatError) as err:
         _infer_tool().main([
-            student_ckpt.replace('.pth', '.py'), student_ckpt, '--scans',
+            tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt,
+            '--scans',
             str(root / 'sequences' / '08' / 'velodyne'), '--out',
             str(tmp_path / 'out'), '--poses', str(poses)
         ])
@@ -186,13 +164,14 @@ def test_missing_pose_line_is_an_error_naming_the_file(root, student_ckpt,
 
 
 # ------------------------------------------------------------ 4. NaN / inf
-def test_nan_or_inf_points_are_an_error_naming_the_file(root):
+def test_nan_or_inf_points_are_an_error_naming_the_file(root,
+                                                        tiny_grid_config):
     bad = _scan(root, 0)
     points = read_points(bad)
     points[5, 1] = np.nan
     points[9, 3] = np.inf
     write_points(bad, points)
-    dataset = _dataset(root)
+    dataset = _dataset(root, tiny_grid_config())
     with pytest.raises(KittiFormatError,
                        match='2 of .* points hold NaN or inf .*point 5'
                        ) as err:
@@ -200,8 +179,9 @@ def test_nan_or_inf_points_are_an_error_naming_the_file(root):
     assert str(bad) in str(err.value)
 
 
-def test_streamer_refuses_nan_points(student_ckpt):
-    model, pipeline = init_mos_model(_cfg(), student_ckpt)
+def test_streamer_refuses_nan_points(tiny_student_ckpt):
+    model, pipeline = init_mos_model(
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)
     points = np.zeros((10, 4), np.float32)
     points[3, 0] = np.nan
     with pytest.raises(ValueError, match='scan 0: 1 of 10 points hold NaN'):
@@ -209,23 +189,25 @@ def test_streamer_refuses_nan_points(student_ckpt):
 
 
 # ------------------------------------------------------------ 5. empty scan
-def test_empty_scan_is_an_error_in_the_dataset(root):
+def test_empty_scan_is_an_error_in_the_dataset(root, tiny_grid_config):
     bad = _scan(root, 1)
     bad.write_bytes(b'')
-    dataset = _dataset(root)
+    dataset = _dataset(root, tiny_grid_config())
     with pytest.raises(KittiFormatError, match='holds no points') as err:
         dataset[1]
     assert str(bad) in str(err.value)
 
 
 def test_empty_scan_gives_an_empty_prediction_at_inference(
-        root, student_ckpt, warnings_log, tmp_path, tiny_kitti_lidar_poses):
+        root, tiny_student_ckpt, warnings_log, tmp_path,
+        tiny_kitti_lidar_poses):
     velodyne = root / 'sequences' / '08' / 'velodyne'
     _scan(root, 1).write_bytes(b'')
     # tools/infer.py: an empty .label for it, full ones for its neighbours
     out = tmp_path / 'out'
     _infer_tool().main([
-        student_ckpt.replace('.pth', '.py'), student_ckpt, '--scans',
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt,
+        '--scans',
         str(velodyne), '--out', str(out), '--vis'
     ])
     assert (out / '000001.label').is_file()
@@ -238,7 +220,8 @@ def test_empty_scan_gives_an_empty_prediction_at_inference(
             'empty scan' in m]
     # the API: the same in batch and streaming (the empty scan is a past
     # scan with no points for scan 2)
-    model, pipeline = init_mos_model(_cfg(), student_ckpt)
+    model, pipeline = init_mos_model(
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)
     paths = [str(_scan(root, i)) for i in range(NUM_SCANS)]
     poses = tiny_kitti_lidar_poses['08'][:NUM_SCANS]
     batch = [pred for _, pred in infer_sequence(model, pipeline, paths,
@@ -257,14 +240,15 @@ def test_empty_scan_gives_an_empty_prediction_at_inference(
 
 
 # ---------------------------------------------------- 6. outside the grid
-def test_scan_outside_the_grid_is_clipped_with_a_warning(root, warnings_log):
+def test_scan_outside_the_grid_is_clipped_with_a_warning(
+        root, warnings_log, tiny_grid_config):
     bad = _scan(root, 0)
     points = read_points(bad)
     points[:, :3] *= 1000  # a scan in millimetres
     rho = np.hypot(points[:, 0], points[:, 1])
     assert ((rho > 50.15) | (points[:, 2] > 2) | (points[:, 2] < -4)).all()
     write_points(bad, points)
-    dataset = _dataset(root)
+    dataset = _dataset(root, tiny_grid_config())
     sample = dataset[0]
     ind = sample['inputs']['grid_ind']
     assert len(sample['inputs']['points']) == len(points)  # none dropped
@@ -299,26 +283,28 @@ def test_outside_fraction_threshold(warnings_log):
 
 
 # ------------------------------------------------------- 7./8. teacher logits
-def _kd_dataset(root, tmp_path, shapes):
+def _kd_dataset(root, tmp_path, shapes, cfg):
     """The offline-KD training dataset with logits of the given shapes
-    (None = the right shape) for frames 0..2."""
+    (None = the right shape) for frames 0..2; ``cfg`` is the tiny-grid
+    student_kd_synthetic.py."""
     logits_root = tmp_path / 'logits'
     for i, shape in enumerate(shapes):
         n = len(read_points(_scan(root, i)))
         path = Path(logits_path(str(logits_root), '08', i))
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, np.zeros(shape or (n, 4), np.float16))
-    cfg = _cfg('student_kd_synthetic.py')
     for step in cfg.train_dataloader.dataset.pipeline:
         if step['type'] == 'LoadTeacherLogits':
             step['logits_root'] = str(logits_root)
-    return _dataset(root, 'train_dataloader', cfg), logits_root
+    return _dataset(root, cfg, 'train_dataloader'), logits_root
 
 
-def test_teacher_logits_with_wrong_row_count(root, tmp_path):
+def test_teacher_logits_with_wrong_row_count(root, tmp_path,
+                                            tiny_grid_config):
     n = len(read_points(_scan(root, 1)))
-    dataset, logits_root = _kd_dataset(root, tmp_path, [None, (n - 1, 4),
-                                                        None])
+    dataset, logits_root = _kd_dataset(
+        root, tmp_path, [None, (n - 1, 4), None],
+        tiny_grid_config('student_kd_synthetic.py'))
     assert dataset[0]['data_samples'].gt_pts_seg.teacher_logits.shape[1] == 4
     bad = logits_path(str(logits_root), '08', 1)
     with pytest.raises(ValueError, match=f'{n} points') as err:
@@ -326,10 +312,12 @@ def test_teacher_logits_with_wrong_row_count(root, tmp_path):
     assert bad in str(err.value) and str(_scan(root, 1)) in str(err.value)
 
 
-def test_teacher_logits_with_wrong_class_count(root, tmp_path):
+def test_teacher_logits_with_wrong_class_count(root, tmp_path,
+                                              tiny_grid_config):
     n = len(read_points(_scan(root, 2)))
-    dataset, logits_root = _kd_dataset(root, tmp_path, [None, None,
-                                                        (n, 3)])
+    kd_cfg = tiny_grid_config('student_kd_synthetic.py')
+    dataset, logits_root = _kd_dataset(root, tmp_path, [None, None, (n, 3)],
+                                       kd_cfg)
     bad = logits_path(str(logits_root), '08', 2)
     with pytest.raises(ValueError, match='3 classes.*num_classes=4') as err:
         dataset[2]
@@ -337,7 +325,7 @@ def test_teacher_logits_with_wrong_class_count(root, tmp_path):
     # a manifest of a 3-class teacher is refused at the first sample
     (logits_root / MANIFEST_NAME).write_text(json.dumps(make_manifest(
         ('static', 'movable', 'moving'), 'teacher.py', '0' * 64)))
-    dataset, _ = _kd_dataset(root, tmp_path, [None] * NUM_SCANS)
+    dataset, _ = _kd_dataset(root, tmp_path, [None] * NUM_SCANS, kd_cfg)
     with pytest.raises(ValueError, match='num_classes 3 .*num_classes=4'
                        ) as err:
         dataset[0]
@@ -356,9 +344,9 @@ def teacher_ckpt(tmp_path_factory):
     return str(path)
 
 
-def test_checkpoint_of_another_model_is_refused(student_ckpt, teacher_ckpt,
-                                                tmp_path, clean_root):
-    student_cfg = student_ckpt.replace('.pth', '.py')
+def test_checkpoint_of_another_model_is_refused(
+        tiny_student_ckpt, teacher_ckpt, tmp_path, clean_root):
+    student_cfg = tiny_student_ckpt.replace('.pth', '.py')
     # tools/infer.py (in this process)
     with pytest.raises(CheckpointMismatchError,
                        match='does not fit the model KDMOSStudent') as err:

@@ -157,41 +157,18 @@ def test_errors_name_the_scan():
         MOSMetric(format_only=True)
 
 
-def _rank_worker(rank, world, port, batches, out):
+def _rank_worker(rank, world, batches):
     """One rank: count its share of the batches, evaluate together."""
-    import torch.distributed as dist
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=world)
-    try:
-        metric = MOSMetric()
-        for data_batch, samples, *_ in batches[rank::world]:
-            metric.process(data_batch, [s.to_dict() for s in samples])
-        result = metric.evaluate(len(batches))
-        if rank == 0:
-            out.put(result)
-    finally:
-        dist.destroy_process_group()
+    metric = MOSMetric()
+    for data_batch, samples, *_ in batches[rank::world]:
+        metric.process(data_batch, [s.to_dict() for s in samples])
+    return metric.evaluate(len(batches))
 
 
-def test_metric_across_two_ranks():
-    import socket
-
-    import torch.multiprocessing as mp
+def test_metric_across_two_ranks(gloo_ranks):
     batches = make_samples(num=6, seed=4)
     single = run_metric(MOSMetric(), make_samples(num=6, seed=4))
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    ctx = mp.get_context('fork')
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_rank_worker, args=(r, 2, port, batches, out))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    result = out.get(timeout=120)
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    result = gloo_ranks(_rank_worker, batches)[0]
     assert result.keys() == single.keys()
     for key, value in single.items():
         assert result[key] == pytest.approx(value, abs=1e-12), key

@@ -1,13 +1,10 @@
 """DistSyncBatchNorm: 2 gloo processes on CPU equal one BatchNorm on the
 concatenated batch; one process is BatchNorm exactly; conversion keeps state.
 """
-import socket
-import traceback
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 from kdmos_plugin.models.layers import (BEVPointEncoder, CircularConvBNAct,
@@ -52,80 +49,56 @@ def _to_numpy(tensors):
             for k, v in tensors.items()}
 
 
-def _worker(rank, world, port, out):
+def _worker(rank, world):
     """One rank: its slice of every case, one training step on batch A
     (forward + backward), a second forward on batch B, then eval."""
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=world)
+    results = {}
+    for name, (cls, shape, sizes_a, sizes_b, momentum,
+               affine) in CASES.items():
+        batch_a, batch_b, grad_a, weight, bias = _case_tensors(name)
+        lo_a, lo_b = sum(sizes_a[:rank]), sum(sizes_b[:rank])
+        sl_a = slice(lo_a, lo_a + sizes_a[rank])
+        sl_b = slice(lo_b, lo_b + sizes_b[rank])
+        bn = DistSyncBatchNorm(shape[1], momentum=momentum, affine=affine)
+        _set_affine(bn, weight, bias)
+        x = batch_a[sl_a].clone().requires_grad_()
+        y = bn(x)
+        (y * grad_a[sl_a]).sum().backward()
+        y_b = bn(batch_b[sl_b])
+        bn.eval()
+        y_eval = bn(batch_a[sl_a])
+        results[name] = _to_numpy(dict(
+            y=y, grad_x=x.grad, y_b=y_b, y_eval=y_eval,
+            grad_w=bn.weight.grad if affine else None,
+            grad_b=bn.bias.grad if affine else None,
+            running_mean=bn.running_mean, running_var=bn.running_var,
+            tracked=bn.num_batches_tracked))
+    # a group of one process: exactly BatchNorm on the local slice
+    groups = [dist.new_group([r]) for r in range(world)]
+    x = torch.randn(3 + rank, 2, 5, generator=torch.Generator()
+                    .manual_seed(rank))
+    solo = DistSyncBatchNorm(2, process_group=groups[rank])
+    plain = nn.BatchNorm1d(2)
+    results['solo'] = (torch.equal(solo(x), plain(x)) and torch.equal(
+        solo.running_var, plain.running_var))
+    # one value per channel over all processes cannot be normalised
     try:
-        results = {}
-        for name, (cls, shape, sizes_a, sizes_b, momentum,
-                   affine) in CASES.items():
-            batch_a, batch_b, grad_a, weight, bias = _case_tensors(name)
-            lo_a, lo_b = sum(sizes_a[:rank]), sum(sizes_b[:rank])
-            sl_a = slice(lo_a, lo_a + sizes_a[rank])
-            sl_b = slice(lo_b, lo_b + sizes_b[rank])
-            bn = DistSyncBatchNorm(shape[1], momentum=momentum, affine=affine)
-            _set_affine(bn, weight, bias)
-            x = batch_a[sl_a].clone().requires_grad_()
-            y = bn(x)
-            (y * grad_a[sl_a]).sum().backward()
-            y_b = bn(batch_b[sl_b])
-            bn.eval()
-            y_eval = bn(batch_a[sl_a])
-            results[name] = _to_numpy(dict(
-                y=y, grad_x=x.grad, y_b=y_b, y_eval=y_eval,
-                grad_w=bn.weight.grad if affine else None,
-                grad_b=bn.bias.grad if affine else None,
-                running_mean=bn.running_mean, running_var=bn.running_var,
-                tracked=bn.num_batches_tracked))
-        # a group of one process: exactly BatchNorm on the local slice
-        groups = [dist.new_group([r]) for r in range(world)]
-        x = torch.randn(3 + rank, 2, 5, generator=torch.Generator()
-                        .manual_seed(rank))
-        solo = DistSyncBatchNorm(2, process_group=groups[rank])
-        plain = nn.BatchNorm1d(2)
-        results['solo'] = (torch.equal(solo(x), plain(x)) and torch.equal(
-            solo.running_var, plain.running_var))
-        # one value per channel over all processes cannot be normalised
-        try:
-            DistSyncBatchNorm(3)(torch.randn(1 - rank, 3))
-            results['single_value_error'] = None
-        except ValueError as err:
-            results['single_value_error'] = str(err)
-        out.put((rank, results))
-    except Exception:  # report it at once instead of a queue timeout
-        out.put((rank, traceback.format_exc()))
-    finally:
-        dist.destroy_process_group()
+        DistSyncBatchNorm(3)(torch.randn(1 - rank, 3))
+        results['single_value_error'] = None
+    except ValueError as err:
+        results['single_value_error'] = str(err)
+    return results
 
 
 @pytest.fixture(scope='module')
-def two_rank_results():
+def two_rank_results(gloo_ranks):
     """Results of both ranks, by rank."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    ctx = mp.get_context('fork')
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(r, 2, port, out))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    results = dict(out.get(timeout=120) for _ in procs)
-    for rank, res in results.items():
-        if isinstance(res, str):
-            pytest.fail(f'rank {rank} failed:\n{res}')
-    results = {rank: {name: ({k: None if v is None else torch.from_numpy(v)
-                              for k, v in res.items()}
-                             if isinstance(res, dict) else res)
-                      for name, res in ranks.items()}
-               for rank, ranks in results.items()}
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
-    return results
+    results = gloo_ranks(_worker)
+    return {rank: {name: ({k: None if v is None else torch.from_numpy(v)
+                           for k, v in res.items()}
+                          if isinstance(res, dict) else res)
+                   for name, res in ranks.items()}
+            for rank, ranks in results.items()}
 
 
 @pytest.mark.parametrize('name', list(CASES))

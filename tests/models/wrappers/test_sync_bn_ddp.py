@@ -1,12 +1,7 @@
 """SyncBNDistributedDataParallel: built from the registry, 2 gloo processes
 on CPU share the BatchNorm statistics of the global batch."""
-import socket
-import traceback
 
-import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 from kdmos_plugin.models.layers import DistSyncBatchNorm
@@ -24,49 +19,26 @@ def _batch():
                        generator=torch.Generator().manual_seed(1)) * 2
 
 
-def _worker(rank, world, port, out):
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=world)
-    try:
-        from mmdet3d.registry import MODEL_WRAPPERS
-        from mmengine.registry import DefaultScope
+def _worker(rank, world):
+    """One rank: the registry-built wrapper, one step on its slice."""
+    from mmdet3d.registry import MODEL_WRAPPERS
+    from mmengine.registry import DefaultScope
 
-        import kdmos_plugin  # noqa: F401
-        with DefaultScope.overwrite_default_scope('mmdet3d'):
-            ddp = MODEL_WRAPPERS.build(
-                dict(type='SyncBNDistributedDataParallel', device_ids=None,
-                     broadcast_buffers=False),
-                default_args=dict(module=_model()))
-        lo = sum(SIZES[:rank])
-        ddp(_batch()[lo:lo + SIZES[rank]]).square().sum().backward()
-        norm = ddp.module[1]
-        out.put((rank, (type(norm).__name__,
-                        norm.running_mean.numpy().copy(),
-                        norm.running_var.numpy().copy(),
-                        norm.weight.grad.numpy().copy())))
-    except Exception:  # report it at once instead of a queue timeout
-        out.put((rank, traceback.format_exc()))
-    finally:
-        dist.destroy_process_group()
+    import kdmos_plugin  # noqa: F401
+    with DefaultScope.overwrite_default_scope('mmdet3d'):
+        ddp = MODEL_WRAPPERS.build(
+            dict(type='SyncBNDistributedDataParallel', device_ids=None,
+                 broadcast_buffers=False),
+            default_args=dict(module=_model()))
+    lo = sum(SIZES[:rank])
+    ddp(_batch()[lo:lo + SIZES[rank]]).square().sum().backward()
+    norm = ddp.module[1]
+    return (type(norm).__name__, norm.running_mean.numpy().copy(),
+            norm.running_var.numpy().copy(), norm.weight.grad.numpy().copy())
 
 
-def test_two_ranks_share_global_batch_statistics():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    ctx = mp.get_context('fork')
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(r, 2, port, out))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    results = dict(out.get(timeout=120) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
-    for rank, res in results.items():
-        if isinstance(res, str):
-            pytest.fail(f'rank {rank} failed:\n{res}')
+def test_two_ranks_share_global_batch_statistics(gloo_ranks):
+    results = gloo_ranks(_worker)
     ref = _model()
     ref(_batch()).square().sum().backward()
     for rank in range(2):
