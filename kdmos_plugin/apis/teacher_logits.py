@@ -188,8 +188,9 @@ def dump_teacher_logits(config: str,
     """Run a teacher over a split and write its logits.
 
     The dataset is the config's ``test_dataloader.dataset`` (the test
-    pipeline: no augmentation) with ``split`` set and the config's
-    ``<split>_sequences`` (if any) as its sequences. Frames whose file exists
+    pipeline: no augmentation) with ``split`` set and the data root and
+    sequences of ``<split>_dataloader`` (else the config's
+    ``<split>_sequences``, if any). Frames whose file exists
     already are skipped, so an interrupted run resumes; files are written
     atomically, so an existing file is always complete.
 
@@ -218,9 +219,14 @@ def dump_teacher_logits(config: str,
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))
     dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
     dataset_cfg.split = split
-    # the dataset bases name each split's sequences `<split>_sequences`;
-    # without one the dataset picks the split's default sequences
-    dataset_cfg.sequences = cfg.get(f'{split}_sequences')
+    # the split's own dataloader (e.g. train_dataloader) says where its data
+    # is and which sequences it reads, --cfg-options included; else the
+    # bases' `<split>_sequences`; else the split's default sequences
+    split_data = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+    dataset_cfg.sequences = split_data.get('sequences',
+                                           cfg.get(f'{split}_sequences'))
+    if 'data_root' in split_data:
+        dataset_cfg.data_root = split_data['data_root']
     dataset = DATASETS.build(dataset_cfg)
     classes = _class_names(dataset, cfg)
 

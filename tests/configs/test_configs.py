@@ -111,7 +111,7 @@ def test_synthetic_data_differs_only_in_data_root_grid_motion_sequences(
     expect = copy.deepcopy(k)
     expect.update(data_root='data/synthetic_mos', grid_size=s['grid_size'],
                   motion_mode='causal', num_future_scans=0,
-                  train_sequences=['00', '01', '02'])
+                  train_sequences=['00', '01', '02', '03', '04', '05'])
     for key in ('test_sequences', 'road_train_sequences',
                 'road_val_sequences', 'benchmark_test_dataloader',
                 'benchmark_test_evaluator'):
@@ -123,7 +123,7 @@ def test_synthetic_data_differs_only_in_data_root_grid_motion_sequences(
         cfg.update(num_workers=0, persistent_workers=False, batch_size=2)
         cfg['dataset']['data_root'] = 'data/synthetic_mos'
         cfg['dataset'].pop('filter_static_frames', None)
-    expect['train_dataloader']['dataset']['sequences'] = ['00', '01', '02']
+    expect['train_dataloader']['dataset']['sequences'] = s['train_sequences']
     pipelines = [v for key, v in expect.items() if key.endswith('pipeline')]
     pipelines += [expect[loader]['dataset']['pipeline'] for loader in (
         'train_dataloader', 'val_dataloader', 'test_dataloader')]

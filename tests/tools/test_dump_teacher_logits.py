@@ -29,7 +29,9 @@ NUM_FRAMES = 12  # sequence 00 of the tiny dataset
 def _options(root):
     """Point the config at the tiny dataset and shrink the model."""
     return {
-        'train_sequences': ['00'],
+        # the train split is read where train_dataloader reads it
+        'train_dataloader.dataset.sequences': ['00'],
+        'train_dataloader.dataset.data_root': root,
         'test_dataloader.dataset.data_root': root,
         'model.voxelizer.voxel_size': (0.5, 0.5, 0.5, 1),
         'model.backbone.channels': (8, 16),
@@ -154,6 +156,9 @@ def test_cli_writes_float16(setup, monkeypatch):
             f.write(f'{key.replace(".", "_")} = {value!r}\n')
         f.write('test_dataloader = dict(dataset=dict('
                 'data_root=test_dataloader_dataset_data_root))\n'
+                'train_dataloader = dict(dataset=dict('
+                'data_root=train_dataloader_dataset_data_root, '
+                'sequences=train_dataloader_dataset_sequences))\n'
                 'model = dict(voxelizer=dict(voxel_size='
                 'model_voxelizer_voxel_size), backbone=dict('
                 'channels=model_backbone_channels, num_blocks='

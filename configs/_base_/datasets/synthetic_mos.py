@@ -9,7 +9,7 @@ data_root = 'data/synthetic_mos'
 grid_size = [240, 180, 16]
 motion_mode = 'causal'
 num_future_scans = 0  # the causal features need no future scans
-train_sequences = ['00', '01', '02']
+train_sequences = ['00', '01', '02', '03', '04', '05']  # six scenes
 
 motion_cfg = dict(_base_.motion_cfg, mode=motion_mode)
 voxelize_cfg = dict(_base_.voxelize_cfg, grid_size=grid_size)
