@@ -30,13 +30,15 @@ max_epochs = 3
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=lr, weight_decay=0.01))
 # Another length: --cfg-options train_cfg.max_epochs=N
-#                 param_scheduler.0.total_steps=N
+#                 param_scheduler.0.total_steps=N param_scheduler.0.end=N
 param_scheduler = [
     dict(
         type='OneCycleLR',
         eta_max=lr,
         total_steps=max_epochs,
-        pct_start=0.1,
+        begin=0,
+        end=max_epochs,  # not the Runner's max_epochs: a shorter run keeps
+        pct_start=0.1,   # the same curve (tests/tools/test_resume.py)
         anneal_strategy='cos',
         div_factor=10.0,
         final_div_factor=100.0,

@@ -18,6 +18,7 @@ CONFIGS = osp.join(REPO, 'configs', 'kdmos')
 SMALL_RUN = [
     'train_cfg.max_epochs=1', 'train_cfg.val_begin=1',
     'train_dataloader.batch_size=1', 'train_dataloader.dataset.indices=2',
+    'train_dataloader.dataset.sequences=[00,01,02]',  # the workspace's
     'val_dataloader.dataset.indices=2', 'default_hooks.logger.interval=1',
     'model.student.voxel_encoder.feat_channels=(8,8,16,16)',
     'model.student.voxel_encoder.out_channels=8',
