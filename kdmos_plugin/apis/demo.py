@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Dict, Sequence
 
+from .teacher_logits import MANIFEST_NAME
+
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic.py'
 STUDENT_CFG = 'configs/kdmos/student_bev_synthetic.py'
@@ -96,6 +98,26 @@ def logits_root_option(config: str, logits_root: Path) -> str:
                      'pipeline')
 
 
+def clear_output_dir(path: Path, marker: str) -> None:
+    """Remove ``path`` before the demo rewrites it, but only if the demo
+    (or the logits dump) wrote it: it must be missing, empty, or hold
+    ``marker``.
+
+    Raises:
+        FileExistsError: ``path`` holds other files (e.g. a real dataset
+            given as ``--data-root``); nothing is deleted.
+    """
+    if not path.exists():
+        return
+    if path.is_dir() and (not any(path.iterdir()) or
+                          (path / marker).is_file()):
+        shutil.rmtree(path)
+        return
+    raise FileExistsError(
+        f'{path} exists and was not written by the demo (no {marker}); '
+        'choose another folder or remove it yourself')
+
+
 class Demo:
     """The demo experiment; see the module docstring.
 
@@ -164,7 +186,7 @@ class Demo:
         if stamp.is_file() and json.loads(stamp.read_text()) == want:
             log(f'synthetic data in {self.data_root} is up to date')
             return
-        shutil.rmtree(self.data_root, ignore_errors=True)
+        clear_output_dir(self.data_root, 'demo_stamp.json')
         t = run_tool(['tools/make_synthetic_data.py', self.data_root,
                       '--sequences', *self.train_sequences, '--scans',
                       self.num_train_scans, '--seed', self.data_seed,
@@ -191,7 +213,7 @@ class Demo:
 
     def dump_logits(self) -> None:
         """Offline teacher logits of the training split."""
-        shutil.rmtree(self.logits_root, ignore_errors=True)
+        clear_output_dir(self.logits_root, MANIFEST_NAME)
         self.times['dump_logits_s'] = run_tool(
             ['tools/dump_teacher_logits.py', TEACHER_CFG,
              self.checkpoints['teacher'], '--out', self.logits_root,

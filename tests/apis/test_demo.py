@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from kdmos_plugin.apis.demo import Demo
+from kdmos_plugin.apis.demo import Demo, clear_output_dir
 from kdmos_plugin.apis.teacher_logits import logits_path
 from kdmos_plugin.datasets.kitti_io import read_points
 
@@ -76,3 +77,18 @@ def test_demo_smoke(tmp_path):
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
     for t in report['latency_ms'].values():
         assert t['model_ms'] > 0 and t['data_ms'] > 0
+
+
+def test_demo_refuses_to_delete_a_folder_it_did_not_write(tmp_path):
+    data = tmp_path / 'my_kitti'
+    (data / 'sequences' / '00').mkdir(parents=True)
+    scan = data / 'sequences' / '00' / 'keep.bin'
+    scan.write_bytes(b'\0' * 16)
+    demo = Demo(work_dir=str(tmp_path / 'demo'), data_root=str(data))
+    with pytest.raises(FileExistsError, match='not written by the demo'):
+        demo.make_data()
+    assert scan.is_file()
+    # a folder the demo wrote (its stamp) is replaced
+    (data / 'demo_stamp.json').write_text('{}')
+    clear_output_dir(data, 'demo_stamp.json')
+    assert not data.exists()
