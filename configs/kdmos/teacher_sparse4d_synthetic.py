@@ -6,7 +6,8 @@
 # Measured (batch 2, ~125k merged points and ~100k voxels a batch): about
 # 0.55 s an iteration on an idle 2-core machine; 5 epochs of the demo's
 # 3 x 40 scans take about 3 min. Another length:
-# --cfg-options train_cfg.max_epochs=N param_scheduler.0.total_steps=N.
+# --cfg-options train_cfg.max_epochs=N param_scheduler.0.total_steps=N
+# param_scheduler.0.end=N.
 _base_ = [
     '../_base_/datasets/synthetic_mos.py',
     '../_base_/models/sparse4d_teacher.py',
@@ -41,7 +42,8 @@ lr = 2e-3
 max_epochs = 5
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
-    dict(_base_.param_scheduler[0], eta_max=lr, total_steps=max_epochs)
+    dict(_base_.param_scheduler[0], eta_max=lr, total_steps=max_epochs,
+         end=max_epochs)
 ]
 train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs, val_interval=1)
 default_hooks = dict(logger=dict(interval=5))

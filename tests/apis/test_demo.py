@@ -22,7 +22,8 @@ VAL_SCANS = 10  # the report times frames 8.. of the held-out sequence
 
 
 def test_demo_smoke(tmp_path):
-    one_epoch = ['train_cfg.max_epochs=1', 'param_scheduler.0.total_steps=1']
+    one_epoch = ['train_cfg.max_epochs=1', 'param_scheduler.0.total_steps=1',
+                 'param_scheduler.0.end=1']
     demo = Demo(work_dir=str(tmp_path / 'demo'), seeds=[3],
                 num_train_scans=TRAIN_SCANS, num_val_scans=VAL_SCANS,
                 train_sequences=TRAIN_SEQUENCES,

@@ -4,7 +4,8 @@
 # lr of its transformer blocks by 0.1; the sparse U-Net has no such blocks,
 # so every parameter uses the base lr. A leaf that changes `lr` or
 # `max_epochs` restates `param_scheduler` (its numbers are resolved here):
-# [dict(_base_.param_scheduler[0], eta_max=lr, total_steps=max_epochs)].
+# [dict(_base_.param_scheduler[0], eta_max=lr, total_steps=max_epochs,
+#       end=max_epochs)].
 lr = 1.6e-4
 max_epochs = 50
 
@@ -16,7 +17,9 @@ param_scheduler = [
         type='OneCycleLR',
         eta_max=lr,
         total_steps=max_epochs,  # epochs; x iterations/epoch by mmengine
-        pct_start=0.05,
+        begin=0,
+        end=max_epochs,  # explicit: the Runner's default end would follow
+        pct_start=0.05,  # a changed max_epochs and freeze the lr there
         anneal_strategy='cos',
         div_factor=10.0,
         final_div_factor=1000.0,
