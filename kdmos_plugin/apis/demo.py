@@ -254,12 +254,11 @@ class Demo:
         self.train('teacher', TEACHER_CFG, self.teacher_options)
         self.evaluate('teacher', TEACHER_CFG)
         self.dump_logits()
+        kd_logits = [logits_root_option(KD_CFG, self.logits_root)]
         for seed in self.seeds:
             opts = [f'randomness.seed={seed}'] + self.student_options
-            for kind, cfg, extra in (
-                    ('student', STUDENT_CFG, []),
-                    ('distilled', KD_CFG,
-                     [logits_root_option(KD_CFG, self.logits_root)])):
+            for kind, cfg, extra in (('student', STUDENT_CFG, []),
+                                     ('distilled', KD_CFG, kd_logits)):
                 name = f'{kind}_seed{seed}'
                 self.train(name, cfg, opts + extra)
                 # a distiller checkpoint holds the student: test with its
