@@ -163,7 +163,8 @@ def _gloo_rank(worker, rank: int, world: int, port: int, out, args) -> None:
     except Exception:  # report it at once instead of a queue timeout
         out.put((rank, False, traceback.format_exc()))
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():  # the worker may have ended it itself
+            dist.destroy_process_group()
 
 
 def _run_gloo_ranks(worker, *args, world: int = 2,

@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 
 from mmengine.config import DictAction
+from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
-from kdmos_plugin.apis import load_config
+from kdmos_plugin.apis import finish_distributed, load_config
 from kdmos_plugin.apis.checkpoint import check_checkpoint_matches
 
 
@@ -74,10 +75,11 @@ def main() -> None:
         else runner.model
     check_checkpoint_matches(model, args.checkpoint)
     metrics = runner.test()
-    if args.metrics_out:
+    if args.metrics_out and is_main_process():
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_out).write_text(
             json.dumps({k: _plain(v) for k, v in metrics.items()}, indent=1))
+    finish_distributed()
 
 
 def _plain(value):

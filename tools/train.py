@@ -11,7 +11,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
-from kdmos_plugin.apis import load_config
+from kdmos_plugin.apis import finish_distributed, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +47,7 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     Runner.from_cfg(cfg).train()
+    finish_distributed()
 
 
 if __name__ == '__main__':
