@@ -3,16 +3,16 @@
 # 150 epochs; one epoch of linear warm-up from ~0, then lr x0.99 per epoch
 # applied at every iteration; validation from epoch 31 on.
 #
-# mmengine's ExponentialLR keeps `gamma` per step when converted to
-# iterations, so the per-iteration factor is 0.99 ** (1 / iters_per_epoch).
-# 1048 = ceil(8379 / 8): the drop-few-static SemanticKITTI train split at a
-# total batch of 8. A run with another epoch length still warms up for
-# exactly one epoch and starts decaying after it, but decays by
-# 0.99 ** (its_length / 1048) per epoch; restate `param_scheduler` there.
+# kdmos_plugin's EpochExponentialLR keeps `gamma` per epoch when converted
+# to iterations (per-iteration factor 0.99 ** (1 / epoch length), the epoch
+# length measured by the Runner from the train dataloader), so any dataset
+# size, batch or GPU count decays by exactly x0.99 an epoch. (mmengine's
+# ExponentialLR would apply 0.99 at every iteration.) The published epoch
+# is 1048 = ceil(8379 / 8) iterations: the drop-few-static train split at a
+# total batch of 8.
 # Checkpoint selection by moving IoU (CheckpointHook save_best) lives in the
 # leaf configs, because default_runtime.py owns `default_hooks`.
 max_epochs = 150
-iters_per_epoch = 1048
 lr = 0.01
 
 optim_wrapper = dict(
@@ -29,8 +29,8 @@ param_scheduler = [
         end=1,
         convert_to_iter_based=True),
     dict(
-        type='ExponentialLR',
-        gamma=0.99**(1.0 / iters_per_epoch),
+        type='EpochExponentialLR',
+        gamma=0.99,
         by_epoch=True,
         begin=1,
         end=max_epochs,
