@@ -13,9 +13,13 @@ _base_ = [
 from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 
 # The teacher reads only the merged cloud: past scans, no future scans, no
-# motion features (PolarVoxelize stays for the packed student keys).
+# motion features (PolarVoxelize stays for the packed student keys). It trains
+# with the MambaMOS augmentations (rotate, scale, flip, jitter, a sphere crop
+# keeping 80% of the merged cloud: REFERENCE 3.2); the crop drops points, so
+# it is for training the teacher only, never for dumping logits.
 teacher_train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True)
+    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
+    train_aug='mambamos')
 teacher_test_pipeline = mos_pipeline(
     _base_.num_past_scans, _base_.voxelize_cfg, train=False)
 train_dataloader = dict(

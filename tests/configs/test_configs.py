@@ -26,7 +26,13 @@ STUDENT_SCANS = dict(type='LoadMOSScans', num_past=7, num_future=7)
 TEACHER_SCANS = dict(type='LoadMOSScans', num_past=7, num_future=0)
 STUDENT_TRAIN = [STUDENT_SCANS, LABELS, MOTION, AUG, VOX, PACK]
 STUDENT_TEST = [STUDENT_SCANS, LABELS, MOTION, VOX, PACK]
-TEACHER_TRAIN = [TEACHER_SCANS, LABELS, AUG, VOX, PACK]
+# The teacher trains with the MambaMOS augmentations (REFERENCE.md 3.2).
+MAMBAMOS_AUG = [
+    dict(type='MambaMOSAug', rotate_prob=0.5, max_yaw=3.141592653589793,
+         scale_range=[0.9, 1.1], flip_prob=0.5, jitter_std=0.005,
+         jitter_clip=0.02),
+    dict(type='MOSSphereCrop', sample_rate=0.8)]
+TEACHER_TRAIN = [TEACHER_SCANS, LABELS, *MAMBAMOS_AUG, VOX, PACK]
 TEACHER_TEST = [TEACHER_SCANS, LABELS, VOX, PACK]
 KD_TRAIN = [STUDENT_SCANS, LABELS,
             dict(type='LoadTeacherLogits', logits_root='data/teacher_logits',
@@ -104,7 +110,10 @@ def test_synthetic_data_differs_only_in_data_root_grid_motion_sequences(
         kitti, synthetic):
     """The synthetic pipelines and loaders are the SemanticKITTI ones with
     the synthetic data root, grid, causal motion features, sequences and
-    small loaders; nothing else (model and schedule keys aside)."""
+    small loaders; nothing else (model and schedule keys aside). The
+    synthetic teacher keeps the student's rigid augmentation where the
+    SemanticKITTI teacher has the MambaMOS ones (the demo's numbers were
+    measured with it)."""
     k, s = _plain(_load(kitti)), _plain(_load(synthetic))
     assert s['grid_size'] == [240, 180, 16] and s['motion_mode'] == 'causal'
     assert s['num_future_scans'] == 0
@@ -128,6 +137,10 @@ def test_synthetic_data_differs_only_in_data_root_grid_motion_sequences(
     pipelines += [expect[loader]['dataset']['pipeline'] for loader in (
         'train_dataloader', 'val_dataloader', 'test_dataloader')]
     for pipeline in pipelines:
+        if MAMBAMOS_AUG[0] in pipeline:
+            at = pipeline.index(MAMBAMOS_AUG[0])
+            assert pipeline[at:at + 2] == MAMBAMOS_AUG
+            pipeline[at:at + 2] = [copy.deepcopy(AUG)]
         for step in pipeline:
             if step['type'] == 'LoadMOSScans':
                 step['num_future'] = 0
@@ -165,3 +178,28 @@ def test_leaf_builds_its_model_and_pipelines(name):
     for loader in ('train_dataloader', 'val_dataloader'):
         pipeline = Compose(cfg[loader].dataset.pipeline)
         assert len(pipeline.transforms) == len(cfg[loader].dataset.pipeline)
+
+
+def test_only_the_kitti_teachers_train_with_the_mambamos_augmentations():
+    """Every other training pipeline (students, KD, synthetic configs)
+    keeps the rigid MOSGlobalAug and drops no point."""
+    mambamos = {'configs/kdmos/teacher_sparse4d.py',
+                'configs/kdmos/teacher_minkunet.py'}
+    for name in CONFIGS:
+        cfg = _plain(_load(name))
+        train = cfg.get('train_dataloader', {}).get('dataset', {}).get(
+            'pipeline')
+        if not train:
+            continue
+        types_ = [step['type'] for step in train]
+        if name in mambamos:
+            assert 'MOSGlobalAug' not in types_, name
+            assert types_.index('MOSSphereCrop') == types_.index(
+                'MambaMOSAug') + 1 == types_.index('PolarVoxelize') - 1
+        else:
+            assert AUG in train, name
+            assert not {'MambaMOSAug', 'MOSSphereCrop'} & set(types_), name
+        for key in ('val_dataloader', 'test_dataloader'):
+            steps = cfg.get(key, {}).get('dataset', {}).get('pipeline', [])
+            assert not {'MambaMOSAug', 'MOSSphereCrop', 'MOSGlobalAug'} & {
+                step['type'] for step in steps}, (name, key)

@@ -2,12 +2,15 @@
 from .load_mos_labels import LoadMOSLabels
 from .load_mos_scans import LoadMOSScans
 from .load_teacher_logits import LoadTeacherLogits
+from .mambamos_aug import MambaMOSAug
 from .mos_global_aug import MOSGlobalAug
 from .mos_motion_features import MOSMotionFeatures
+from .mos_sphere_crop import MOSSphereCrop
 from .pack_mos_inputs import PackMOSInputs
 from .polar_voxelize import PolarVoxelize
 
 __all__ = [
     'LoadMOSScans', 'LoadMOSLabels', 'MOSMotionFeatures', 'MOSGlobalAug',
-    'PolarVoxelize', 'LoadTeacherLogits', 'PackMOSInputs'
+    'PolarVoxelize', 'LoadTeacherLogits', 'PackMOSInputs', 'MambaMOSAug',
+    'MOSSphereCrop'
 ]

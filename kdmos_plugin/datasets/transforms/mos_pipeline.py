@@ -23,7 +23,19 @@ does not need this module. Two mmengine rules shape the call site:
   ``{{_base_.name}}`` (a placeholder string, replaced only after the file
   has run).
 """
+import copy
+import math
 from typing import List, Mapping, Optional
+
+#: The training augmentations ``mos_pipeline(train_aug=...)`` chooses from.
+TRAIN_AUGS = {
+    'kdmos': (dict(type='MOSGlobalAug', rotate=True, flip=True,
+                   translate_std=0.1), ),
+    'mambamos': (dict(type='MambaMOSAug', rotate_prob=0.5, max_yaw=math.pi,
+                      scale_range=[0.9, 1.1], flip_prob=0.5,
+                      jitter_std=0.005, jitter_clip=0.02),
+                 dict(type='MOSSphereCrop', sample_rate=0.8)),
+}
 
 
 def mos_pipeline(num_past_scans: int,
@@ -31,27 +43,37 @@ def mos_pipeline(num_past_scans: int,
                  train: bool,
                  num_future_scans: int = 0,
                  motion_cfg: Optional[Mapping] = None,
-                 teacher_logits: Optional[Mapping] = None) -> List[dict]:
+                 teacher_logits: Optional[Mapping] = None,
+                 train_aug: str = 'kdmos') -> List[dict]:
     """The transform configs of one MOS data pipeline, in order.
 
     ``LoadMOSScans`` -> ``LoadMOSLabels`` -> [``LoadTeacherLogits``] ->
-    [motion features] -> [``MOSGlobalAug``, train only] -> ``voxelize_cfg``
+    [motion features] -> [augmentation, train only] -> ``voxelize_cfg``
     -> ``PackMOSInputs``. The student reads the motion features; the sparse
     teacher reads only the merged past scans (no ``motion_cfg``, no future
     scans); offline distillation adds the teacher logits of every point.
+    The augmentation is ``MOSGlobalAug`` (``train_aug='kdmos'``, every
+    point kept) or the MambaMOS teacher recipe ``MambaMOSAug`` ->
+    ``MOSSphereCrop(0.8)`` (``train_aug='mambamos'``, drops points: for
+    training the sparse teacher only).
 
     Args:
         num_past_scans: K past scans loaded beside the current one.
         voxelize_cfg: The ``PolarVoxelize`` config (kept for the teacher
             too: it packs the student keys).
-        train: Add the rigid augmentation (rotation, flip, translation with
-            std 0.1 m).
+        train: Add the augmentation chosen by ``train_aug``.
         num_future_scans: Scans after the current one (the 'reference'
             motion features look 7 scans ahead; 0 otherwise).
         motion_cfg: The ``MOSMotionFeatures`` config, or None for no motion
             features (the teacher).
         teacher_logits: ``LoadTeacherLogits`` arguments (``logits_root``,
             ``num_classes``), or None.
+        train_aug: ``'kdmos'``: the student's rigid augmentation (REFERENCE
+            1.4: yaw, 4-way flip, translation with std 0.1 m). ``'mambamos'``:
+            the MambaMOS teacher's (REFERENCE 3.2: yaw with p 0.5, scale
+            U[0.9, 1.1], x/y flips with p 0.5, jitter N(0, 0.005 m) clipped
+            at 0.02 m, sphere crop keeping 80% of the merged cloud); it
+            refuses ``teacher_logits`` (their rows are per raw point).
 
     Returns:
         list[dict]: New dicts (the given configs are copied), e.g. for
@@ -59,6 +81,13 @@ def mos_pipeline(num_past_scans: int,
         num_past=7, num_future=0), dict(type='LoadMOSLabels'), vox,
         dict(type='PackMOSInputs')]``.
     """
+    if train_aug not in TRAIN_AUGS:
+        raise ValueError(f'mos_pipeline: train_aug must be one of '
+                         f'{sorted(TRAIN_AUGS)}, got {train_aug!r}')
+    if train_aug == 'mambamos' and teacher_logits is not None:
+        raise ValueError(
+            "mos_pipeline: train_aug='mambamos' drops points (sphere crop) "
+            'but offline teacher logits need every point of the scan')
     steps = [
         dict(type='LoadMOSScans', num_past=num_past_scans,
              num_future=num_future_scans),
@@ -69,8 +98,7 @@ def mos_pipeline(num_past_scans: int,
     if motion_cfg is not None:
         steps.append(dict(motion_cfg))
     if train:
-        steps.append(dict(type='MOSGlobalAug', rotate=True, flip=True,
-                          translate_std=0.1))
+        steps.extend(copy.deepcopy(TRAIN_AUGS[train_aug]))
     steps.append(dict(voxelize_cfg))
     steps.append(dict(type='PackMOSInputs'))
     return steps
