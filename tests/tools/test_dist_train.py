@@ -6,10 +6,15 @@ import sys
 import textwrap
 from pathlib import Path
 
+from typing import Optional
+
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 
+from kdmos_plugin.apis.teacher_logits import logits_path, save_logits
+from kdmos_plugin.datasets.kitti_io import read_points
 from kdmos_plugin.datasets.synthetic import write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +56,10 @@ HOOK = textwrap.dedent('''
 ''')
 
 
-def small_config(src: str, dst: Path, data_root: str, **extra) -> str:
-    """``src`` on a tiny grid and the given data, one short epoch."""
+def small_config(src: str, dst: Path, data_root: str,
+                 logits_root: Optional[str] = None, **extra) -> str:
+    """``src`` on a tiny grid and the given data (and offline teacher
+    logits), one short epoch."""
     cfg = Config.fromfile(src)
     cfg.merge_from_dict(extra)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -61,8 +68,12 @@ def small_config(src: str, dst: Path, data_root: str, **extra) -> str:
         for step in ds.pipeline:
             if step['type'] == 'PolarVoxelize':
                 step['grid_size'] = GRID
+            if step['type'] == 'LoadTeacherLogits':
+                step['logits_root'] = logits_root
     cfg.train_dataloader.dataset.sequences = ['00']
-    cfg.model.grid_size = GRID
+    student = cfg.model.student if cfg.model.type == 'MOSDistiller' \
+        else cfg.model
+    student.grid_size = GRID
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_begin = 2
     cfg.default_hooks.logger.interval = 1
@@ -80,6 +91,19 @@ def odd_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='module')
+def odd_logits(odd_root, tmp_path_factory):
+    """Random offline teacher logits (N, 4) for every scan of train '00'."""
+    out = str(tmp_path_factory.mktemp('odd_logits'))
+    rng = np.random.default_rng(5)
+    velodyne = Path(odd_root) / 'sequences' / '00' / 'velodyne'
+    for scan in sorted(velodyne.glob('*.bin')):
+        n = len(read_points(str(scan)))
+        save_logits(logits_path(out, '00', int(scan.stem)),
+                    rng.normal(0, 3, (n, 4)), 'float16')
+    return out
+
+
 def _run(cmd, env, timeout=900):
     res = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True,
                          text=True, timeout=timeout)
@@ -87,12 +111,14 @@ def _run(cmd, env, timeout=900):
     return res
 
 
-def test_two_processes_train_identical_weights_and_evaluate_once(
-        odd_root, tmp_path):
+def test_two_processes_distil_identical_weights_and_evaluate_once(
+        odd_root, odd_logits, tmp_path):
+    """student_kd (offline teacher logits) on 2 gloo processes; then the
+    checkpoint evaluated by the student config on 2 and on 1 process."""
     (tmp_path / 'rank_hook.py').write_text(HOOK)
     cfg = small_config(
-        str(REPO / 'configs/kdmos/student_bev_synthetic.py'),
-        tmp_path / 'student.py', odd_root,
+        str(REPO / 'configs/kdmos/student_kd_synthetic.py'),
+        tmp_path / 'student_kd.py', odd_root, logits_root=odd_logits,
         custom_imports=dict(imports=['kdmos_plugin', 'rank_hook'],
                             allow_failed_imports=False),
         custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))])
@@ -109,11 +135,16 @@ def test_two_processes_train_identical_weights_and_evaluate_once(
         assert torch.equal(w0[key], w1[key]), key
     init = torch.load(tmp_path / 'rank0_init.pth')['params']
     assert any(not torch.equal(init[k], w0[k]) for k in w0)  # it trained
+    assert all(k.startswith('student.') for k in w0)  # the distiller's
+    log = next(work.glob('*/vis_data/scalars.json')).read_text()
+    assert 'loss_tckd' in log and 'loss_nckd' in log  # it distilled
     # plain BatchNorm: each rank keeps the statistics of its own batches
     assert r0['norms'] == ['BatchNorm1d', 'BatchNorm2d']
     assert not all(torch.equal(r0['buffers'][k], r1['buffers'][k])
                    for k in running_stats(r0))
     ckpt = (work / 'last_checkpoint').read_text().strip()
+    cfg = small_config(str(REPO / 'configs/kdmos/student_bev_synthetic.py'),
+                       tmp_path / 'student.py', odd_root)
     # evaluation: 2 processes give the very numbers of 1 process, on an odd
     # number of scans (one rank is padded; the padding must not count twice)
     _run(['bash', str(REPO / 'tools/dist_test.sh'), cfg, ckpt, '2',
