@@ -151,6 +151,20 @@ def synthetic_root(tmp_path_factory) -> str:
     return root
 
 
+def _free_port() -> int:
+    """A TCP port of 127.0.0.1 that is free now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A free local TCP port for a torchrun rendezvous (no fixed port that
+    another job on the machine may hold)."""
+    return _free_port()
+
+
 def _gloo_rank(worker, rank: int, world: int, port: int, out, args) -> None:
     """One forked rank: join the gloo group, run ``worker``, report."""
     import torch
@@ -174,9 +188,7 @@ def _run_gloo_ranks(worker, *args, world: int = 2,
     (picklable; numpy rather than torch tensors, which need their sender
     alive). A rank that raises fails the test with its traceback."""
     import torch.multiprocessing as mp
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     ctx = mp.get_context('fork')
     out = ctx.Queue()
     procs = [ctx.Process(target=_gloo_rank,

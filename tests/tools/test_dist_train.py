@@ -112,7 +112,7 @@ def _run(cmd, env, timeout=900):
 
 
 def test_two_processes_distil_identical_weights_and_evaluate_once(
-        odd_root, odd_logits, tmp_path):
+        odd_root, odd_logits, tmp_path, free_port):
     """student_kd (offline teacher logits) on 2 gloo processes; then the
     checkpoint evaluated by the student config on 2 and on 1 process."""
     (tmp_path / 'rank_hook.py').write_text(HOOK)
@@ -123,7 +123,8 @@ def test_two_processes_distil_identical_weights_and_evaluate_once(
                             allow_failed_imports=False),
         custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))])
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}', PORT='29613')
+               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}',
+               PORT=str(free_port))
     work = tmp_path / 'work'
     _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
           '--work-dir', str(work)], env)
@@ -168,7 +169,8 @@ def running_stats(dump: dict) -> list:
 
 
 def test_sync_bn_on_cpu_gives_identical_running_statistics(odd_root,
-                                                           tmp_path):
+                                                           tmp_path,
+                                                           free_port):
     """``sync_bn='torch'`` on a CPU-only machine: every BatchNorm becomes
     DistSyncBatchNorm, so both ranks hold the same running statistics
     (plain BatchNorm differs per rank, see the test above)."""
@@ -180,7 +182,8 @@ def test_sync_bn_on_cpu_gives_identical_running_statistics(odd_root,
                             allow_failed_imports=False),
         custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))])
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}', PORT='29617')
+               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}',
+               PORT=str(free_port))
     _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
           '--work-dir', str(tmp_path / 'work')], env)
     r0 = torch.load(tmp_path / 'rank0.pth')
