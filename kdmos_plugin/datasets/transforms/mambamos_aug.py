@@ -117,6 +117,12 @@ class MambaMOSAug(MOSGlobalAug):
 
     def transform(self, results: dict) -> dict:
         """Apply one draw to every scan (see the class docstring)."""
+        multi = results.get('multi_points')
+        if multi is not None and len(multi) < len(results['points']):
+            raise ValueError(
+                f'{results.get("lidar_path", "sample")}: multi_points has '
+                f'{len(multi)} rows, fewer than the '
+                f'{len(results["points"])} current points')
         results = super().transform(results)
         points = results['points']
         multi = results.get('multi_points')

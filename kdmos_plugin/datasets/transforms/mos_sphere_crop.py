@@ -24,9 +24,9 @@ class MOSSphereCrop(BaseTransform):
     With a cloud of M points (``multi_points``, or ``points`` when no past
     scans are loaded), a centre is one of its points drawn uniformly
     (``np.random.randint(M)``) and the ``int(sample_rate * M)`` points (at
-    least one) nearest to it (Euclidean, x, y, z) are kept; nothing is dropped when
-    that is M. Kept points stay in their original relative order, so the
-    contract holds: the N' kept current-scan points come first,
+    least one) nearest to it (Euclidean, x, y, z) are kept; nothing is
+    dropped when that is M. Kept points stay in their original relative
+    order, so the contract holds: the N' kept current-scan points come first,
     ``multi_points[:N', :4] == points``, past points after them. The
     current scan's per-point arrays (labels, teacher logits, motion
     features, raw points) are indexed the same way; the sweeps'

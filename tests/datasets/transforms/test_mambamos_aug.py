@@ -145,3 +145,9 @@ def test_jitter_is_clipped_with_the_given_std():
 def test_bad_arguments_are_refused(kwargs):
     with pytest.raises(ValueError, match='MambaMOSAug'):
         MambaMOSAug(**kwargs)
+
+
+def test_a_cloud_shorter_than_the_scan_is_refused(loaded):
+    res = dict(_copy(loaded), multi_points=loaded['multi_points'][:10])
+    with pytest.raises(ValueError, match=r'000009\.bin.*multi_points'):
+        MambaMOSAug()(res)
