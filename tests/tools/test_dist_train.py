@@ -111,23 +111,33 @@ def _run(cmd, env, timeout=900):
     return res
 
 
+def train_two_ranks(config: str, data_root: str, tmp_path: Path,
+                    port: int, **options) -> dict:
+    """``configs/kdmos/<config>`` made small (``small_config(**options)``)
+    and trained by tools/dist_train.sh on 2 processes into
+    ``tmp_path/work``; every rank dumps its weights into ``tmp_path``
+    (DumpRankWeights). Returns the environment of the run."""
+    (tmp_path / 'rank_hook.py').write_text(HOOK)
+    cfg = small_config(
+        str(REPO / 'configs/kdmos' / config), tmp_path / config, data_root,
+        custom_imports=dict(imports=['kdmos_plugin', 'rank_hook'],
+                            allow_failed_imports=False),
+        custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))],
+        **options)
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}', PORT=str(port))
+    _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
+          '--work-dir', str(tmp_path / 'work')], env)
+    return env
+
+
 def test_two_processes_distil_identical_weights_and_evaluate_once(
         odd_root, odd_logits, tmp_path, free_port):
     """student_kd (offline teacher logits) on 2 gloo processes; then the
     checkpoint evaluated by the student config on 2 and on 1 process."""
-    (tmp_path / 'rank_hook.py').write_text(HOOK)
-    cfg = small_config(
-        str(REPO / 'configs/kdmos/student_kd_synthetic.py'),
-        tmp_path / 'student_kd.py', odd_root, logits_root=odd_logits,
-        custom_imports=dict(imports=['kdmos_plugin', 'rank_hook'],
-                            allow_failed_imports=False),
-        custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))])
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}',
-               PORT=str(free_port))
     work = tmp_path / 'work'
-    _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
-          '--work-dir', str(work)], env)
+    env = train_two_ranks('student_kd_synthetic.py', odd_root, tmp_path,
+                          free_port, logits_root=odd_logits)
     r0 = torch.load(tmp_path / 'rank0.pth')
     r1 = torch.load(tmp_path / 'rank1.pth')
     w0, w1 = r0['params'], r1['params']
@@ -174,18 +184,8 @@ def test_sync_bn_on_cpu_gives_identical_running_statistics(odd_root,
     """``sync_bn='torch'`` on a CPU-only machine: every BatchNorm becomes
     DistSyncBatchNorm, so both ranks hold the same running statistics
     (plain BatchNorm differs per rank, see the test above)."""
-    (tmp_path / 'rank_hook.py').write_text(HOOK)
-    cfg = small_config(
-        str(REPO / 'configs/kdmos/student_bev_synthetic.py'),
-        tmp_path / 'student.py', odd_root, sync_bn='torch',
-        custom_imports=dict(imports=['kdmos_plugin', 'rank_hook'],
-                            allow_failed_imports=False),
-        custom_hooks=[dict(type='DumpRankWeights', out_dir=str(tmp_path))])
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}',
-               PORT=str(free_port))
-    _run(['bash', str(REPO / 'tools/dist_train.sh'), cfg, '2',
-          '--work-dir', str(tmp_path / 'work')], env)
+    train_two_ranks('student_bev_synthetic.py', odd_root, tmp_path,
+                    free_port, sync_bn='torch')
     r0 = torch.load(tmp_path / 'rank0.pth')
     r1 = torch.load(tmp_path / 'rank1.pth')
     init = torch.load(tmp_path / 'rank0_init.pth')
