@@ -143,3 +143,19 @@ def build_multi_points(points: np.ndarray, sweeps: List[dict]) -> np.ndarray:
         parts.append(np.concatenate(
             [moved, np.full((len(moved), 1), sw['age'], np.float32)], axis=1))
     return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
+
+
+def checked_multi_points(results: dict) -> Optional[np.ndarray]:
+    """``results['multi_points']`` (M, 5), or None if absent, after checking
+    it can hold the N current points first (``M >= N``).
+
+    Raises:
+        ValueError: ``M < N``, naming the scan (``lidar_path``).
+    """
+    multi = results.get('multi_points')
+    n = len(results['points'])
+    if multi is not None and len(multi) < n:
+        raise ValueError(
+            f'{results.get("lidar_path", "sample")}: multi_points has '
+            f'{len(multi)} rows, fewer than the {n} current points')
+    return multi

@@ -6,6 +6,7 @@ import numpy as np
 
 from mmdet3d.registry import TRANSFORMS
 
+from .load_mos_scans import checked_multi_points
 from .mos_global_aug import MOSGlobalAug
 
 
@@ -117,12 +118,7 @@ class MambaMOSAug(MOSGlobalAug):
 
     def transform(self, results: dict) -> dict:
         """Apply one draw to every scan (see the class docstring)."""
-        multi = results.get('multi_points')
-        if multi is not None and len(multi) < len(results['points']):
-            raise ValueError(
-                f'{results.get("lidar_path", "sample")}: multi_points has '
-                f'{len(multi)} rows, fewer than the '
-                f'{len(results["points"])} current points')
+        checked_multi_points(results)
         results = super().transform(results)
         points = results['points']
         multi = results.get('multi_points')

@@ -4,6 +4,8 @@ from mmcv.transforms import BaseTransform
 
 from mmdet3d.registry import TRANSFORMS
 
+from .load_mos_scans import checked_multi_points
+
 #: Per-point arrays of the current scan, cropped with ``points`` when present.
 CURRENT_POINT_KEYS = ('pts_semantic_mask', 'teacher_logits', 'motion_feats',
                       'raw_points')
@@ -71,11 +73,8 @@ class MOSSphereCrop(BaseTransform):
                              f'PolarVoxelize (found {done})')
         points = results['points']
         n = len(points)
-        multi = results.get('multi_points')
+        multi = checked_multi_points(results)
         cloud = points if multi is None else multi
-        if multi is not None and len(multi) < n:
-            raise ValueError(f'{name}: multi_points has {len(multi)} rows, '
-                             f'fewer than the {n} current points')
         for key in CURRENT_POINT_KEYS:
             if results.get(key) is not None and len(results[key]) != n:
                 raise ValueError(f'{name}: {key} has {len(results[key])} '
