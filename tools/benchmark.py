@@ -80,8 +80,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='skip the peak-memory subprocesses')
     parser.add_argument(
         '--sample-root',
-        default=str(HERE.parents[1] / 'shared' / 'data' /
-                    'semantickitti_sample'),
+        default=str(HERE.parent / 'tests' / 'data' / 'semantickitti_sample'),
         help='real SemanticKITTI scans (velodyne/, labels/)')
     parser.add_argument('--source', nargs='+', choices=SOURCES,
                         default=list(SOURCES),
@@ -93,7 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='scans of the synthetic sequence (>= 15 for '
                         'the data topic)')
     parser.add_argument('--synthetic-seed', type=int, default=0)
-    kitti_poses = HERE.parents[1] / 'shared' / 'data' / 'kitti_poses'
+    kitti_poses = HERE.parent / 'tests' / 'data' / 'kitti_poses'
     parser.add_argument(
         '--synthetic-kitti-poses',
         default=str(kitti_poses) if kitti_poses.is_dir() else '',

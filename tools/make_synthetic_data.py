@@ -3,7 +3,7 @@
 Usage:
     python tools/make_synthetic_data.py OUT --sequences 00 08 --scans 100 \
         --seed 0 [--preset small|full] \
-        [--kitti-poses ../shared/data/kitti_poses]
+        [--kitti-poses tests/data/kitti_poses]
 
 Writes ``OUT/sequences/XX/{velodyne,labels}/NNNNNN.*``, ``poses.txt``,
 ``calib.txt`` and ``times.txt`` exactly as SemanticKITTI. The same seed gives

@@ -14,7 +14,7 @@ from kdmos_plugin.datasets.kitti_io import (camera_to_lidar_poses,
                                             read_points, read_poses)
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
+SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
 
 
 def _sequence(root, seq):

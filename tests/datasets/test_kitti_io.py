@@ -1,4 +1,6 @@
 """KITTI readers/writers: round trips, every malformed input, pose maths."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,8 +9,9 @@ from kdmos_plugin.datasets.kitti_io import (
     read_lidar_poses, read_points, read_poses, relative_pose,
     transform_points, write_calib, write_labels, write_points, write_poses)
 
-REAL_SCAN = '/work/shared/data/semantickitti_sample/velodyne/000000.bin'
-REAL_LABEL = '/work/shared/data/semantickitti_sample/labels/000000.label'
+SAMPLE = Path(__file__).resolve().parents[1] / 'data' / 'semantickitti_sample'
+REAL_SCAN = str(SAMPLE / 'velodyne' / '000000.bin')
+REAL_LABEL = str(SAMPLE / 'labels' / '000000.label')
 
 
 def _rot(yaw, pitch=0.0):

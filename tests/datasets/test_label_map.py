@@ -1,4 +1,6 @@
 """Label maps against the tables of REFERENCE 1.1."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -40,9 +42,9 @@ def test_map_labels_low_16_bits_and_real_file():
                                   [1, 3, 2, 0, 0, 2])
     np.testing.assert_array_equal(map_labels(raw, MOS_2CLASS),
                                   [0, 1, 0, 0, 0, 0])
-    real = np.fromfile(
-        '/work/shared/data/semantickitti_sample/labels/000000.label',
-        np.uint32)
+    real = np.fromfile(Path(__file__).resolve().parents[1] / 'data' /
+                       'semantickitti_sample' / 'labels' / '000000.label',
+                       np.uint32)
     mapped = map_labels(real, MOS_4CLASS)
     assert mapped.dtype == np.int64
     assert (mapped == 3).sum() == ((real & 0xFFFF) == 254).sum() > 0

@@ -11,7 +11,7 @@ from kdmos_plugin.datasets.kitti_io import (read_labels, read_lidar_poses,
                                             read_points)
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
+REAL_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
 
 
 def _load(path: Path, name: str):

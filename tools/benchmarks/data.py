@@ -2,7 +2,7 @@
 
 ``run(args) -> dict`` measures, in one run, on the scans of
 ``args.sample_root`` (default the real SemanticKITTI scans of
-``../shared/data/semantickitti_sample``, about 122k points each):
+``tests/data/semantickitti_sample``, about 122k points each):
 
 * ``causal_ms``: ``MOSMotionFeatures(mode='causal')`` on the current scan
   plus 7 past scans already merged in ``multi_points`` (~1M points);
@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
+DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
 GRID = (480, 360, 32)
 
 

@@ -57,7 +57,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
+DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
 MODEL_CFG = REPO / 'configs' / '_base_' / 'models' / 'kdmos_student.py'
 GRID = (480, 360, 32)
 VARIANTS = ('student', 'floor', 'literal')

@@ -1,7 +1,7 @@
 """Benchmark of the sparse 4-D teacher beside the student (CPU).
 
 ``run(args) -> dict`` measures, in one run, on the same current scan of
-``args.sample_root`` (default the real ``../shared/data/semantickitti_sample``,
+``args.sample_root`` (default the real ``tests/data/semantickitti_sample``,
 about 122k points):
 
 * ``teacher_s``: the reference teacher (configs/_base_/models/
@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
+DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
 TEACHER_CFG = REPO / 'configs' / '_base_' / 'models' / 'sparse4d_teacher.py'
 NUM_PAST = 7
 

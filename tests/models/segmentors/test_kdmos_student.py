@@ -17,7 +17,7 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, PointData
 
 REPO = Path(__file__).resolve().parents[3]
-SAMPLE = REPO.parent / 'shared' / 'data' / 'semantickitti_sample'
+SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
 SMALL_BACKBONE = dict(
     type='CABEVUNet', channels=(8, 8, 16, 16, 16), motion_widths=(4, 4, 8, 8))
 
