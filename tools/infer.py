@@ -2,6 +2,8 @@
 
     python tools/infer.py CONFIG CKPT --scans DIR --out DIR
         [--poses FILE [--calib FILE]] [--vis] [--device cpu]
+        [--backend torch|onnxruntime|openvino] [--precision fp32|bf16|fp16]
+        [--onnx FILE] [--compile] [--threads N]
 
 Input: a folder of ``.bin`` scans (float32 x, y, z, intensity; sorted by
 name = time order) and, for a moving sensor, a poses file with one line of
@@ -17,14 +19,22 @@ other malformed input stops with an error naming the file
 (docs/MALFORMED_INPUT.md).
 Grid, bounds, past scans and motion mode come from the config's test
 pipeline.
+Backends (``kdmos_plugin.deploy.backends``): ``torch`` runs the model (with
+``--precision bf16`` the fast student graph: BN folded, channels_last,
+bf16; ``--compile`` adds torch.compile); ``onnxruntime`` and ``openvino``
+run the ONNX file of ``tools/export.py`` (``--onnx``; without it the model
+is exported to a temporary file first). ``--precision bf16`` makes
+OpenVINO use bf16 (AMX) as well.
 """
 import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis.inference import infer_sequence, init_mos_model
+from kdmos_plugin.deploy import BACKENDS, PRECISIONS, build_backend
 from kdmos_plugin.datasets.kitti_io import (camera_to_lidar_poses,
                                             read_calib, read_points,
                                             read_poses, write_labels)
@@ -43,7 +53,30 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'poses, converted with its Tr')
     parser.add_argument('--vis', action='store_true', help='BEV pictures')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backend', choices=sorted(BACKENDS),
+                        default='torch')
+    parser.add_argument('--precision', choices=sorted(PRECISIONS),
+                        default='fp32')
+    parser.add_argument('--onnx', help='exported model (ONNX backends)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the student (backend torch)')
+    parser.add_argument('--threads', type=int,
+                        help='intra-op threads (default: torch\'s)')
     return parser.parse_args(argv)
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    """The :func:`build_backend` keyword arguments of the flags."""
+    if args.backend == 'torch':
+        if args.onnx:
+            raise SystemExit('--onnx is for the onnxruntime and openvino '
+                             'backends')
+        return dict(precision=args.precision, compile=args.compile)
+    if args.compile:
+        raise SystemExit('--compile is for the torch backend')
+    return dict(onnx=args.onnx, threads=args.threads,
+                precision=args.precision if args.backend == 'openvino'
+                else None)
 
 
 def main(argv=None) -> None:
@@ -56,13 +89,16 @@ def main(argv=None) -> None:
         poses = read_poses(args.poses, num_scans=len(paths))[:len(paths)]
         if args.calib:
             poses = camera_to_lidar_poses(poses, read_calib(args.calib)['Tr'])
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model, pipeline = init_mos_model(args.config, args.checkpoint,
                                      args.device)
+    backend = build_backend(args.backend, model, **backend_options(args))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lut = [INV_MAP_4CLASS[c] for c in range(len(INV_MAP_4CLASS))]
     for i, (path, pred) in enumerate(
-            infer_sequence(model, pipeline, paths, poses)):
+            infer_sequence(model, pipeline, paths, poses, backend=backend)):
         stem = Path(path).stem
         write_labels(out / f'{stem}.label',
                      np.asarray(lut, np.uint32)[pred])

@@ -7,6 +7,10 @@
 >>> streamer = MOSStreamer(model, pipeline)
 >>> labels = streamer.step(points, pose)       # (N,) train ids of this scan
 
+Both run the model through a backend of :mod:`kdmos_plugin.deploy`
+(``torch`` by default; ``onnxruntime`` / ``openvino`` on the exported file,
+``precision='bf16'`` for the fast PyTorch graph).
+
 Sensor settings (grid, bounds, number of past scans, motion mode) come from
 the config's ``test_dataloader`` pipeline; ground-truth loading steps
 (``LoadMOSLabels``, ``LoadTeacherLogits``) are dropped.
@@ -32,6 +36,10 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmdet3d.registry import MODELS
+from ..datasets.bev_residuals import causal_residuals
+from ..datasets.kitti_io import relative_pose
+from ..deploy.backends import BaseBackend, build_backend
+from ..models.segmentors import KDMOSStudent
 from .checkpoint import load_matching_checkpoint
 
 #: Pipeline steps that need ground truth; inference drops them.
@@ -82,26 +90,43 @@ def _pipeline_step(pipeline: Compose, type_name: str):
 
 
 @torch.inference_mode()
-def predict_packed(model: nn.Module, packed: List[dict]) -> List[np.ndarray]:
+def predict_packed(model: nn.Module, packed: List[dict],
+                   backend: Optional[BaseBackend] = None) -> List[np.ndarray]:
     """Predicted train ids of packed samples.
 
     Args:
         model: A :class:`BaseMOSSegmentor`.
         packed: Outputs of the pipeline (``PackMOSInputs``).
+        backend: A :mod:`kdmos_plugin.deploy` backend; None runs ``model``.
 
     Returns:
         list[np.ndarray]: (N_b,) int64 train ids per sample, file order.
     """
+    if backend is not None:
+        return backend.predict_packed(packed)
     data = model.data_preprocessor(pseudo_collate(packed), False)
     samples = model.predict(data['inputs'], data['data_samples'])
     return [s.pred_pts_seg.pts_semantic_mask.cpu().numpy() for s in samples]
+
+
+def _resolve_backend(model: nn.Module,
+                     backend: Union[None, str, BaseBackend],
+                     options: dict) -> BaseBackend:
+    if isinstance(backend, BaseBackend):
+        if options:
+            raise ValueError(f'backend options {sorted(options)} given with '
+                             f'a built backend')
+        return backend
+    return build_backend(backend or 'torch', model, **options)
 
 
 def infer_sequence(model: nn.Module,
                    pipeline: Compose,
                    lidar_paths: Sequence[str],
                    lidar_poses: Optional[np.ndarray] = None,
-                   sequence: str = '00') -> Iterator[Tuple[str, np.ndarray]]:
+                   sequence: str = '00',
+                   backend: Optional[BaseBackend] = None
+                   ) -> Iterator[Tuple[str, np.ndarray]]:
     """Predict every scan of one sequence.
 
     Args:
@@ -111,6 +136,8 @@ def infer_sequence(model: nn.Module,
         lidar_poses: (S, 4, 4) LiDAR poses in a common frame; ``None``
             means a sensor that does not move (identity poses).
         sequence: Name used in the data samples.
+        backend: A :mod:`kdmos_plugin.deploy` backend (default: the model
+            itself).
 
     Yields:
         tuple: (path, (N,) int64 train ids) for each scan, in order; an
@@ -130,7 +157,7 @@ def infer_sequence(model: nn.Module,
             continue
         results = dict(lidar_path=path, scan_index=t, seq_info=seq_info,
                        sequence=sequence, frame_id=t)
-        yield path, predict_packed(model, [pipeline(results)])[0]
+        yield path, predict_packed(model, [pipeline(results)], backend)[0]
 
 
 def _is_empty_file(path: str) -> bool:
@@ -154,22 +181,51 @@ def _check_poses(poses: Optional[np.ndarray], num: int) -> np.ndarray:
     return poses
 
 
+#: Steps of an inference pipeline the incremental streamer reproduces.
+INCREMENTAL_STEPS = ('LoadMOSScans', 'MOSMotionFeatures', 'PolarVoxelize',
+                     'PackMOSInputs')
+
+
 class MOSStreamer:
     """Online moving-object segmentation, one scan at a time.
 
     Keeps the last ``K`` scans (``K`` = ``num_past`` of the pipeline's
-    ``LoadMOSScans``) and their poses in a bounded buffer and runs the same
-    pipeline and model as :func:`infer_sequence`, so it returns the same
-    labels as the batch inference of the same scans. The motion features
-    must be causal (``MOSMotionFeatures(mode='causal')``): the reference
-    features look 7 scans ahead.
+    ``LoadMOSScans``) and their poses in a bounded buffer and returns the
+    same labels as the batch inference (:func:`infer_sequence`) of the same
+    scans. The motion features must be causal
+    (``MOSMotionFeatures(mode='causal')``): the reference features look 7
+    scans ahead.
+
+    Incremental path (``incremental=True``, the default for the standard
+    inference pipeline ``LoadMOSScans -> MOSMotionFeatures(causal) ->
+    PolarVoxelize -> PackMOSInputs``): each scan is checked and converted
+    once, when it arrives (its float64 coordinates are kept beside it);
+    a step then moves the buffered scans into the new frame with the
+    pipeline's own formula (``inv(P_t) @ P_j``, float64, rounded to
+    float32), computes the causal channels from those per-scan tensors and
+    voxelises only the new scan. It skips what the student does not read:
+    the merged ``multi_points`` array, its packing and its NaN check, and
+    the ground-truth voxel lists. The height images themselves live in the
+    frame of the current scan (a polar image around the sensor), so every
+    step bins the window's points again: reusing images made in an older
+    frame would change the features, and the labels would no longer equal
+    the batch inference. ``incremental=False`` runs the whole pipeline.
 
     Args:
         model: A MOS segmentor in eval mode.
         pipeline: From :func:`init_mos_model`.
+        backend: ``'torch'`` (default), ``'onnxruntime'``, ``'openvino'``
+            or a built :mod:`kdmos_plugin.deploy` backend.
+        incremental: Use the incremental path (None: for a BEV student
+            with the standard pipeline).
+        **backend_options: Passed to :func:`~kdmos_plugin.deploy.
+            build_backend` (``precision``, ``onnx``, ``threads``, ...).
     """
 
-    def __init__(self, model: nn.Module, pipeline: Compose) -> None:
+    def __init__(self, model: nn.Module, pipeline: Compose,
+                 backend: Union[None, str, BaseBackend] = None,
+                 incremental: Optional[bool] = None,
+                 **backend_options) -> None:
         loader = _pipeline_step(pipeline, 'LoadMOSScans')
         if loader is None:
             raise ValueError('the pipeline has no LoadMOSScans step')
@@ -181,16 +237,33 @@ class MOSStreamer:
         if motion is not None and motion.mode != 'causal':
             raise ValueError(f'MOSStreamer needs MOSMotionFeatures(mode='
                              f"'causal'), the pipeline has {motion.mode!r}")
+        steps = [type(t).__name__ for t in pipeline.transforms]
+        # the BEV student reads point features only; a teacher also needs
+        # the merged past scans that the incremental path does not build
+        supported = steps == list(INCREMENTAL_STEPS) and \
+            loader.num_past > 0 and isinstance(model, KDMOSStudent)
+        if incremental and not supported:
+            raise ValueError(
+                f'MOSStreamer(incremental=True) reproduces the pipeline '
+                f'{list(INCREMENTAL_STEPS)} with past scans for the BEV '
+                f'student; this one is {steps} for '
+                f'{type(model).__name__}: use incremental=False')
+        self.incremental = supported if incremental is None else incremental
         self.model = model
         self.pipeline = pipeline
+        self.backend = _resolve_backend(model, backend, backend_options)
         self.num_past = loader.num_past
+        self._voxelize = _pipeline_step(pipeline, 'PolarVoxelize')
+        self._pack = _pipeline_step(pipeline, 'PackMOSInputs')
         self.buffer: Deque[Tuple[np.ndarray, np.ndarray]] = deque(
             maxlen=self.num_past + 1)
+        self._xyz64: Deque[torch.Tensor] = deque(maxlen=self.num_past + 1)
         self.count = 0
 
     def reset(self) -> None:
         """Forget the past scans (a new sequence starts)."""
         self.buffer.clear()
+        self._xyz64.clear()
         self.count = 0
 
     def step(self,
@@ -221,19 +294,47 @@ class MOSStreamer:
                 f'scan {self.count}: {len(rows)} of {len(points)} points hold '
                 f'NaN or inf values (first at point {rows[0]})')
         pose = np.eye(4) if pose is None else np.asarray(pose, np.float64)
+        if pose.shape != (4, 4) or not np.isfinite(pose).all():
+            raise ValueError(f'scan {self.count}: expected a finite (4, 4) '
+                             f'pose, got shape {pose.shape}')
         self.buffer.append((points, pose))
+        self._xyz64.append(torch.from_numpy(points[:, :3]).to(torch.float64))
         names = [f'stream/{self.count - len(self.buffer) + 1 + i:06d}'
                  for i in range(len(self.buffer))]
-        seq_info = dict(
-            lidar_paths=names,
-            lidar_poses=np.stack([p for _, p in self.buffer]),
-            sequence='stream',
-            scan_cache={i: pts for i, (pts, _) in enumerate(self.buffer)})
         t = len(self.buffer) - 1
-        results = dict(lidar_path=names[t], scan_index=t, seq_info=seq_info,
-                       sequence='stream', frame_id=self.count)
         self.count += 1
         if len(points) == 0:
             _warn_empty(f'{names[t]} (scan {self.count - 1} of the stream)')
             return np.zeros(0, dtype=np.int64)
-        return predict_packed(self.model, [self.pipeline(results)])[0]
+        if self.incremental:
+            packed = self._incremental_packed(names[t])
+        else:
+            seq_info = dict(
+                lidar_paths=names,
+                lidar_poses=np.stack([p for _, p in self.buffer]),
+                sequence='stream',
+                scan_cache={i: pts for i, (pts, _) in enumerate(self.buffer)})
+            packed = self.pipeline(dict(
+                lidar_path=names[t], scan_index=t, seq_info=seq_info,
+                sequence='stream', frame_id=self.count - 1))
+        return predict_packed(self.model, [packed], self.backend)[0]
+
+    def _incremental_packed(self, name: str) -> dict:
+        """The packed inputs of the newest scan (see the class docstring):
+        what ``LoadMOSScans -> MOSMotionFeatures(causal) -> PolarVoxelize
+        -> PackMOSInputs`` make of the buffer, without ``multi_points``."""
+        t = len(self.buffer) - 1
+        points, cur_pose = self.buffer[t]
+        xyz = [torch.from_numpy(points[:, :3])]
+        ages = [torch.zeros(len(points), dtype=torch.int64)]
+        for k in range(1, self.num_past + 1):
+            j = max(t - k, 0)  # clamped at the stream start, as batch
+            T = torch.from_numpy(relative_pose(cur_pose, self.buffer[j][1]))
+            xyz.append(torch.addmm(T[:3, 3], self._xyz64[j],
+                                   T[:3, :3].T).to(torch.float32))
+            ages.append(torch.full((len(xyz[-1]), ), k, dtype=torch.int64))
+        motion = causal_residuals(torch.cat(xyz), torch.cat(ages),
+                                  len(points), check_ages=False).numpy()
+        results = dict(points=points, motion_feats=motion, lidar_path=name,
+                       sequence='stream', frame_id=self.count - 1)
+        return self._pack(self._voxelize(results))
