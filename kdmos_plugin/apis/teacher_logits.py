@@ -7,7 +7,7 @@ Layout (see docs/TEACHER_LOGITS.md)::
 
 Rows are the current scan's points in ``.bin`` file order; columns follow
 the manifest's ``classes``. Files are keyed by (sequence, frame id), never
-by a position in a filtered list (REFERENCE.md §7.2).
+by a position in a filtered list (docs/METHOD.md §7.2).
 """
 import copy
 import hashlib

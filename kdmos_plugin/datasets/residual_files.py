@@ -1,7 +1,7 @@
 """Precomputed motion-feature files in the published layout.
 
 ``<root>/<seq>/residual_images/<frame:06d>.npy``: (N, 8) float32, rows in
-``.bin`` point order (REFERENCE 1.5). Written by
+``.bin`` point order (docs/METHOD.md 1.5). Written by
 :func:`write_reference_residuals` (``tools/create_data.py --residual-root``)
 and read by ``MOSMotionFeatures(mode='file')``.
 """

@@ -40,12 +40,12 @@ class SemanticKittiMOSDataset(BaseDataset):
         data_root: Dataset root.
         ann_file: Optional info file; empty means scan the folders.
         split: ``'train'``, ``'val'``, ``'test'``, ``'road_train'`` or
-            ``'road_val'``: the default sequences (REFERENCE 1.2).
+            ``'road_val'``: the default sequences (docs/METHOD.md 1.2).
         sequences: Explicit sequences (override ``split``'s defaults).
         label_map: ``'mos_4class'`` (default), ``'mos_2class'`` or a dict
             (``{raw id: train id}`` or ``{class name: [raw ids]}``).
         filter_static_frames: Keep only frames with moving points plus every
-            ``filter_every_n``-th frame (REFERENCE 1.3; meant for train).
+            ``filter_every_n``-th frame (docs/METHOD.md 1.3; meant for train).
         filter_every_n: See ``filter_static_frames``.
         filter_exempt_sequences: Sequences never filtered; defaults to the
             KITTI-road sequences 30-41, which the published whitelist keeps
