@@ -15,7 +15,7 @@ Sources (``--source``, default both), each topic runs on each in turn:
 * ``real``: the real SemanticKITTI scans of ``--sample-root`` (4 scans,
   about 122k points, no poses);
 * ``synthetic``: a sequence written by the project's generator
-  (:mod:`kdmos_plugin.datasets.synthetic`, preset ``full``: HDL-64E-like
+  (:mod:`kdmos_plugin.synthetic`, preset ``full``: HDL-64E-like
   64 x 2048 beams, about 125k points a scan) into a temporary folder, 15
   scans by default (7 past scans, the current one and 7 future ones for the
   reference motion features), with its true poses. The ego vehicle drives
@@ -118,7 +118,7 @@ def write_synthetic_source(root: str, num_scans: int = 15, seed: int = 0,
         Path: The sequence folder (``velodyne/``, ``labels/``,
         ``poses.txt``, ``calib.txt``), a ``sample_root`` for every topic.
     """
-    from kdmos_plugin.datasets.synthetic import write_sequence
+    from kdmos_plugin.synthetic import write_sequence
     return Path(write_sequence(root, '00', num_scans, seed, preset,
                                kitti_poses or None))
 
