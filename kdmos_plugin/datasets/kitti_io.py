@@ -293,13 +293,24 @@ def camera_to_lidar_poses(cam_poses: np.ndarray, Tr: np.ndarray) -> np.ndarray:
     return left[None] @ cam_poses @ Tr[None]
 
 
-def read_lidar_poses(seq_dir: PathLike,
-                     num_scans: Optional[int] = None) -> np.ndarray:
+def read_lidar_poses(seq_dir: Optional[PathLike] = None,
+                     num_scans: Optional[int] = None,
+                     *,
+                     poses_path: Optional[PathLike] = None,
+                     calib_path: Optional[PathLike] = None) -> np.ndarray:
     """LiDAR poses of a sequence folder (``poses.txt`` and ``calib.txt``).
 
+    The one place that turns KITTI camera poses into LiDAR poses: datasets,
+    residual files, tools and benchmarks read their poses with it.
+
     Args:
-        seq_dir: ``sequences/XX`` (or any folder holding both files).
+        seq_dir: ``sequences/XX`` (or any folder holding both files); may
+            be None when both paths below are given.
         num_scans: As in :func:`read_poses`.
+        poses_path: The poses file, instead of ``<seq_dir>/poses.txt``
+            (e.g. from a separate poses folder).
+        calib_path: The calibration file, instead of
+            ``<seq_dir>/calib.txt``.
 
     Returns:
         np.ndarray: (S, 4, 4) float64 LiDAR-``i`` -> LiDAR-0 poses
@@ -309,9 +320,15 @@ def read_lidar_poses(seq_dir: PathLike,
         FileNotFoundError: Either file is missing (named).
         KittiFormatError: Either file is malformed (named).
     """
-    seq_dir = os.fspath(seq_dir)
-    cam = read_poses(osp.join(seq_dir, 'poses.txt'), num_scans)
-    Tr = read_calib(osp.join(seq_dir, 'calib.txt'))['Tr']
+    if seq_dir is None and (poses_path is None or calib_path is None):
+        raise ValueError('read_lidar_poses needs seq_dir or both poses_path '
+                         'and calib_path')
+    if poses_path is None:
+        poses_path = osp.join(os.fspath(seq_dir), 'poses.txt')
+    if calib_path is None:
+        calib_path = osp.join(os.fspath(seq_dir), 'calib.txt')
+    cam = read_poses(poses_path, num_scans)
+    Tr = read_calib(calib_path)['Tr']
     return camera_to_lidar_poses(cam, Tr)
 
 

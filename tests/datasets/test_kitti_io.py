@@ -182,9 +182,19 @@ def test_read_lidar_poses_of_a_sequence_folder(tmp_path):
                                atol=1e-12)
     with pytest.raises(KittiFormatError, match='poses.txt: holds 3 poses'):
         read_lidar_poses(tmp_path, num_scans=4)
+    # the files given one by one (a separate poses folder), no seq_dir
+    other = tmp_path / 'poses_root'
+    other.mkdir()
+    (tmp_path / 'poses.txt').rename(other / 'seq08.txt')
+    np.testing.assert_allclose(
+        read_lidar_poses(poses_path=other / 'seq08.txt',
+                         calib_path=tmp_path / 'calib.txt'), lidar,
+        atol=1e-12)
+    with pytest.raises(ValueError, match='needs seq_dir or both'):
+        read_lidar_poses(poses_path=other / 'seq08.txt')
     (tmp_path / 'calib.txt').unlink()
     with pytest.raises(FileNotFoundError, match='calib.txt'):
-        read_lidar_poses(tmp_path)
+        read_lidar_poses(tmp_path, poses_path=other / 'seq08.txt')
 
 
 def test_transform_points_keeps_extra_columns_and_dtype():

@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from kdmos_plugin.apis.teacher_logits import logits_path, save_logits
+from kdmos_plugin.datasets.teacher_logits import logits_path, save_logits
 from kdmos_plugin.datasets.kitti_io import read_points
 from kdmos_plugin.synthetic import write_dataset
 

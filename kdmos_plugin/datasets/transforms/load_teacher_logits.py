@@ -6,7 +6,7 @@ from mmcv.transforms import BaseTransform
 
 from mmdet3d.registry import TRANSFORMS
 
-from ...apis.teacher_logits import MANIFEST_NAME, logits_path, read_manifest
+from ..teacher_logits import MANIFEST_NAME, logits_path, read_manifest
 
 
 @TRANSFORMS.register_module()
