@@ -208,3 +208,21 @@ def test_transform_points_keeps_extra_columns_and_dtype():
     t_out = transform_points(torch.from_numpy(pts), T)
     assert t_out.dtype == torch.float32
     np.testing.assert_allclose(t_out.numpy(), out, atol=1e-6)
+
+
+def test_writers_replace_files_atomically_and_leave_no_temp_files(tmp_path):
+    seq = tmp_path / 'sequences' / '00'
+    pts = np.arange(8, dtype=np.float32).reshape(2, 4)
+    write_points(seq / 'velodyne' / '000000.bin', pts + 1)
+    write_points(seq / 'velodyne' / '000000.bin', pts)  # replaces
+    write_labels(seq / 'labels' / '000000.label', np.array([9, 251]))
+    write_poses(seq / 'poses.txt', np.eye(4)[None])
+    write_calib(seq / 'calib.txt', np.eye(4), {'P0': np.arange(12.0)})
+    names = sorted(str(p.relative_to(seq)) for p in seq.rglob('*')
+                   if p.is_file())
+    assert names == ['calib.txt', 'labels/000000.label', 'poses.txt',
+                     'velodyne/000000.bin']
+    np.testing.assert_array_equal(
+        np.fromfile(seq / 'velodyne' / '000000.bin', np.float32), pts.ravel())
+    assert (seq / 'calib.txt').read_text().splitlines()[0] == \
+        'P0: ' + ' '.join(repr(float(v)) for v in range(12))

@@ -16,16 +16,21 @@
   returns the number it prints. tracemalloc does not see torch's
   allocations, hence the RSS.
 
+* :func:`topic_main`: the command line every topic offers when run as a
+  script (``--repeats``, ``--num-threads``, ``--sample-root`` and, with a
+  memory child, ``--skip-memory``).
+
 Topics import it as ``common`` (their own folder is put on ``sys.path``),
 so they run both through ``tools/benchmark.py`` and as scripts.
 """
+import argparse
 import json
 import os
 import resource
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -137,3 +142,41 @@ def run_memory_child(script: str, variant: str, sample_root: Path,
     out = subprocess.run(cmd, check=True, capture_output=True, text=True,
                          env=env)
     return float(json.loads(out.stdout.strip().splitlines()[-1])['peak_mb'])
+
+
+def topic_main(argv: Optional[list], doc: str, run: Callable,
+               repeats: int, num_threads: int,
+               memory_child: Optional[Callable] = None,
+               variants: Sequence[str] = (),
+               extra_args: Optional[Dict[str, dict]] = None) -> None:
+    """Parse a topic's command line, run it, print its JSON.
+
+    Args:
+        argv: Arguments (None: ``sys.argv``).
+        doc: The topic's docstring (its first line is the description).
+        run: ``run(args) -> dict``.
+        repeats: Default of ``--repeats``.
+        num_threads: Default of ``--num-threads``.
+        memory_child: ``memory_child(variant, sample_root, num_threads) ->
+            MB`` run by ``--memory-child VARIANT`` (see
+            :func:`run_memory_child`); None: no memory options.
+        variants: The choices of ``--memory-child``.
+        extra_args: More options, flag -> ``add_argument`` keywords.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument('--repeats', type=int, default=repeats)
+    parser.add_argument('--num-threads', type=int, default=num_threads)
+    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
+    for flag, kwargs in (extra_args or {}).items():
+        parser.add_argument(flag, **kwargs)
+    if memory_child is not None:
+        parser.add_argument('--skip-memory', action='store_true')
+        parser.add_argument('--memory-child', choices=tuple(variants),
+                            help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if getattr(args, 'memory_child', None):
+        peak = memory_child(args.memory_child, Path(args.sample_root),
+                            args.num_threads)
+        print(json.dumps({'peak_mb': peak}))
+        return
+    print(json.dumps(run(args), indent=2))

@@ -35,8 +35,6 @@ timing is the median of ``repeats`` runs after a warm-up, variants
 interleaved, with ``torch.set_num_threads(num_threads)`` (default 1: the
 pipeline runs in DataLoader workers, which use one thread each).
 """
-import argparse
-import json
 import os.path as osp
 import statistics
 import sys
@@ -50,7 +48,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DEFAULT_SAMPLE, GRID, ego_pose,  # noqa: E402
-                    sample_lidar_poses)
+                    sample_lidar_poses, topic_main)
 
 
 def make_sequence(sample_root: Path, length: int = 15):
@@ -240,11 +238,7 @@ def run(args) -> Dict[str, float]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--num-threads', type=int, default=1)
-    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
-    print(json.dumps(run(parser.parse_args(argv)), indent=2))
+    topic_main(argv, __doc__, run, repeats=5, num_threads=1)
 
 
 if __name__ == '__main__':

@@ -38,9 +38,7 @@ medians there mostly measure the neighbours. Runs are in
 (default 2), variants interleaved so that machine load hits all alike.
 Targets: ``student_over_floor <= 1.5`` and ``literal_over_student >= 2``.
 """
-import argparse
 import copy
-import json
 import os
 import statistics
 import sys
@@ -53,7 +51,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DEFAULT_SAMPLE, GRID, REPO, peak_rss_mb,  # noqa: E402
-                    run_memory_child)
+                    run_memory_child, topic_main)
 
 MODEL_CFG = REPO / 'configs' / '_base_' / 'models' / 'kdmos_student.py'
 VARIANTS = ('student', 'floor', 'literal')
@@ -266,21 +264,9 @@ def _has_torch_scatter() -> bool:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--num-threads', type=int, default=2)
-    parser.add_argument('--num-scans', type=int, default=2)
-    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
-    parser.add_argument('--skip-memory', action='store_true')
-    parser.add_argument('--memory-child', choices=VARIANTS,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.memory_child:
-        peak = peak_memory_child(args.memory_child, Path(args.sample_root),
-                                 args.num_threads)
-        print(json.dumps({'peak_mb': peak}))
-        return
-    print(json.dumps(run(args), indent=2))
+    topic_main(argv, __doc__, run, repeats=5, num_threads=2,
+               memory_child=peak_memory_child, variants=VARIANTS,
+               extra_args={'--num-scans': dict(type=int, default=2)})
 
 
 if __name__ == '__main__':

@@ -30,9 +30,7 @@ Timings are
 medians of ``repeats`` runs after one warm-up, in ``torch.inference_mode``
 with ``torch.set_num_threads(num_threads)``.
 """
-import argparse
 import importlib.util
-import json
 import os
 import statistics
 import sys
@@ -45,7 +43,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DEFAULT_SAMPLE, REPO, ego_pose,  # noqa: E402
-                    peak_rss_mb, run_memory_child, sample_lidar_poses)
+                    peak_rss_mb, run_memory_child, sample_lidar_poses,
+                    topic_main)
 
 TEACHER_CFG = REPO / 'configs' / '_base_' / 'models' / 'sparse4d_teacher.py'
 NUM_PAST = 7
@@ -205,20 +204,9 @@ def run(args) -> Dict[str, float]:
 
 
 def main(argv: Optional[list] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--num-threads', type=int, default=2)
-    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
-    parser.add_argument('--skip-memory', action='store_true')
-    parser.add_argument('--memory-child', choices=('teacher', 'student'),
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.memory_child:
-        peak = peak_memory_child(args.memory_child, Path(args.sample_root),
-                                 args.num_threads)
-        print(json.dumps({'peak_mb': peak}))
-        return
-    print(json.dumps(run(args), indent=2))
+    topic_main(argv, __doc__, run, repeats=3, num_threads=2,
+               memory_child=peak_memory_child,
+               variants=('teacher', 'student'))
 
 
 if __name__ == '__main__':
