@@ -102,8 +102,9 @@ class TorchBackend(BaseBackend):
         graph (bool, optional): Use the student graph in fp32 too (BN
             folded, channels_last); default: only for reduced precision.
         channels_last (bool, optional): For the graph; default True.
-        compile (bool): ``torch.compile`` the graph (inductor; the first
-            scan pays the compilation, about 1-2 minutes on 2 cores).
+        compile (bool): ``torch.compile`` the graph's decoder (inductor,
+            weights frozen; the first scan pays the compilation, about 1-2
+            minutes on 2 cores).
     """
 
     def __init__(self, model: nn.Module, precision: str = 'fp32',
@@ -127,9 +128,15 @@ class TorchBackend(BaseBackend):
                 channels_last if channels_last is not None else True)
             self._forward = self.graph
             if compile:
+                # the decoder only: its shapes are fixed by the grid (the
+                # point part has data-dependent sizes and stays eager);
+                # freezing lets inductor fold the weights and fuse each
+                # convolution with its activation
                 import torch._inductor.config as inductor_config
-                inductor_config.freezing = True  # weights are constants
-                self._forward = torch.compile(self.graph, dynamic=True)
+                inductor_config.freezing = True
+                decoder = self.graph.decoder
+                decoder.decode = torch.compile(decoder.decode,
+                                               dynamic=False)
         elif compile:
             raise ValueError('compile=True needs the student graph')
 

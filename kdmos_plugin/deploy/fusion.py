@@ -103,13 +103,14 @@ class Float32Island(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) of any float dtype -> the module's output, same
         dtype and memory format as ``x``."""
-        if x.dtype == torch.float32:
-            return self.module(x)
-        out = self.module(x.float().contiguous())
         fmt = (torch.channels_last
                if x.dim() == 4 and x.is_contiguous(
                    memory_format=torch.channels_last) and
                not x.is_contiguous() else torch.contiguous_format)
+        out = self.module(x if x.dtype == torch.float32 else
+                          x.float().contiguous())
+        if out.dtype == x.dtype and out.is_contiguous(memory_format=fmt):
+            return out
         return torch.empty_like(out, dtype=x.dtype,
                                 memory_format=fmt).copy_(out)
 
