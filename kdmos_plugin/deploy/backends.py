@@ -134,9 +134,8 @@ class TorchBackend(BaseBackend):
                 # convolution with its activation
                 import torch._inductor.config as inductor_config
                 inductor_config.freezing = True
-                decoder = self.graph.decoder
-                decoder.decode = torch.compile(decoder.decode,
-                                               dynamic=False)
+                self.graph.decode = torch.compile(self.graph.decode,
+                                                  dynamic=False)
         elif compile:
             raise ValueError('compile=True needs the student graph')
 

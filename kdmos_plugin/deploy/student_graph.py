@@ -44,9 +44,11 @@ def student_parts(model: nn.Module):
     Returns:
         tuple: ``(voxel_encoder, decoder, head, grid_size, num_classes)``:
         the point encoder (``mlp``, ``compression``, ``in_channels``,
-        ``motion_channels``), a module whose ``decode(A, M)`` gives the
-        (B, K, R, P) decoder features, the 1x1 ``nn.Conv2d`` K -> C * Z
-        read at the cells, the (R, P, Z) grid and C.
+        ``motion_channels``), the backbone (``backbone(A, M)`` gives the
+        (B, K, R, P) decoder features when the student has a
+        ``decode_head``, else ``backbone.decode(A, M)``), the 1x1
+        ``nn.Conv2d`` K -> C * Z read at the cells (``decode_head.conv_seg``
+        or ``backbone.outc``), the (R, P, Z) grid and C.
     """
     for name in ('voxel_encoder', 'backbone', 'grid_size', 'num_classes'):
         if not hasattr(model, name):
@@ -54,8 +56,9 @@ def student_parts(model: nn.Module):
                             f'{name!r}; expected a BEV student '
                             f'(KDMOSStudent)')
     head = getattr(model, 'decode_head', None)
-    head = getattr(head, 'conv_seg', None) if head is not None else None
-    if head is None:
+    if head is not None:  # backbone(A, M) gives the decoder features
+        head = head.conv_seg
+    else:  # a backbone that holds the head: backbone.decode(A, M)
         head = model.backbone.outc
     return (model.voxel_encoder, model.backbone, head,
             tuple(int(g) for g in model.grid_size), int(model.num_classes))
@@ -120,6 +123,7 @@ class StudentGraph(nn.Module):
         self.compression = copy.deepcopy(encoder.compression).eval().to(
             self.dtype)
         self.decoder = copy.deepcopy(decoder).eval()
+        self.decoder_forward = hasattr(model, 'decode_head')
         fuse_conv_bn_(self.decoder)
         if self.dtype != torch.float32 or channels_last:
             to_reduced_precision_(self.decoder, self.dtype, channels_last,
@@ -190,6 +194,13 @@ class StudentGraph(nn.Module):
         table = table.index_put((pillars, ), values)
         return table.reshape(1, r, p, values.shape[1]).permute(0, 3, 1, 2)
 
+    def decode(self, appearance: Tensor, motion: Tensor) -> Tensor:
+        """Decoder features (1, K, R, P) of the BEV maps (the part
+        ``torch.compile`` compiles: its shapes are fixed by the grid)."""
+        if self.decoder_forward:
+            return self.decoder(appearance, motion)
+        return self.decoder.decode(appearance, motion)
+
     def forward(self, point_feats: Tensor, grid_ind: Tensor) -> Tensor:
         """Per-point logits of one scan.
 
@@ -205,7 +216,7 @@ class StudentGraph(nn.Module):
         c = self.num_classes
         pillars, inverse = self.pillars(grid_ind)
         appearance, motion = self.bev_maps(point_feats, pillars, inverse)
-        d = self.decoder.decode(appearance, motion)  # (1, K, R, P)
+        d = self.decode(appearance, motion)  # (1, K, R, P)
         k = d.shape[1]
         cells = d.permute(0, 2, 3, 1).reshape(-1, k).index_select(0, pillars)
         logits = torch.addmm(self.head_b, cells, self.head_w)  # (V, C * Z)

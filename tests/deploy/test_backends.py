@@ -1,5 +1,6 @@
 """The backend switch: tools/infer.py --backend, tools/export.py."""
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,15 @@ def test_export_and_infer_tools_agree_across_backends(
         text=True, timeout=600, cwd=REPO)
     assert res.returncode == 0, res.stderr[-3000:]
     assert 'labels equal 100.00%' in res.stdout
-    seq = Path(synthetic_root, 'sequences', '00')
+    # three scans of a synthetic sequence, with their poses
+    src = Path(synthetic_root, 'sequences', '00')
+    seq = tmp_path / 'seq'
+    (seq / 'velodyne').mkdir(parents=True)
+    for scan in sorted((src / 'velodyne').glob('*.bin'))[:3]:
+        shutil.copy(scan, seq / 'velodyne' / scan.name)
+    (seq / 'poses.txt').write_text(''.join(
+        (src / 'poses.txt').read_text().splitlines(True)[:3]))
+    shutil.copy(src / 'calib.txt', seq / 'calib.txt')
     infer = _tool('infer')
     common = ['--scans', str(seq / 'velodyne'), '--poses',
               str(seq / 'poses.txt'), '--calib', str(seq / 'calib.txt')]
