@@ -212,6 +212,7 @@ def dump_teacher_logits(config: str,
     from mmengine.registry import init_default_scope
 
     from mmdet3d.registry import DATASETS, MODELS
+    from ..engine.setup_check import check_data_model
     from .checkpoint import load_matching_checkpoint
     from .config import load_config
 
@@ -231,6 +232,7 @@ def dump_teacher_logits(config: str,
     classes = _class_names(dataset, cfg)
 
     model = MODELS.build(cfg.model)
+    check_data_model(cfg, model)
     load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
     if len(classes) != model.num_classes:
