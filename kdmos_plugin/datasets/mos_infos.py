@@ -162,7 +162,7 @@ def load_info_file(path: str) -> dict:
     """Read an info file as data.
 
     ``.json`` is parsed as JSON; ``.pkl`` / ``.pickle`` with
-    :func:`~kdmos_plugin.utils.safe_pickle.load_data_pickle`, which refuses
+    :func:`~kdmos_plugin.utils.safe_load.load_data_pickle`, which refuses
     any object other than plain containers, numbers and numpy arrays (a
     pickle can otherwise run code of its author when it is loaded).
 
@@ -179,7 +179,7 @@ def load_info_file(path: str) -> dict:
     """
     import pickle
 
-    from ..utils.safe_pickle import load_data_pickle
+    from ..utils.safe_load import load_data_pickle
     path = os.fspath(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'info file not found: {path}')

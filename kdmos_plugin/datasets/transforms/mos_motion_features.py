@@ -15,6 +15,7 @@ from ..bev_residuals import (CAUSAL_CHANNELS, CAUSAL_NUM_SCANS, NUM_LAST,
                              reference_residuals)
 from ..residual_files import residual_file_path
 from .load_mos_scans import build_multi_points
+from ...utils.safe_load import load_npy
 
 
 @TRANSFORMS.register_module()
@@ -106,7 +107,7 @@ class MOSMotionFeatures(BaseTransform):
                                   results['frame_id'])
         if not osp.isfile(path):
             raise FileNotFoundError(f'Residual file not found: {path}')
-        feats = np.load(path)
+        feats = load_npy(path)  # data only: allow_pickle=False
         n = len(results['points'])
         if feats.ndim != 2 or feats.shape != (n, self.num_channels):
             raise ValueError(

@@ -1,11 +1,13 @@
-"""Read a pickle that may only hold data, never code.
+"""Read pickles and .npy files that may only hold data, never code.
 
 ``pickle.load`` (and ``mmengine.load`` of a ``.pkl``) calls whatever the file
 names: a downloaded info file can run its author's code. :func:`load_data_pickle`
 admits plain containers and numbers (dict, list, tuple, set, str, bytes, int,
 float, bool, None, ``OrderedDict``) and numpy arrays, dtypes and scalars as
 data; any other global in the stream is refused before it is called, with an
-error naming the file and the global.
+error naming the file and the global. :func:`load_npy` reads a ``.npy``
+with ``allow_pickle=False`` and names the file when it is not a plain
+numeric array (a pickle, an object array, truncated, garbage).
 
 >>> infos = load_data_pickle('semantickitti_mos_infos_train.pkl')
 """
@@ -78,3 +80,46 @@ def load_data_pickle(path: str) -> Any:
         raise pickle.UnpicklingError(
             f'{path}: not a readable pickle ({type(err).__name__}: '
             f'{err})') from err
+
+
+class NpyFormatError(ValueError):
+    """A ``.npy`` file is not a readable numeric array."""
+
+
+def load_npy(path: str) -> 'np.ndarray':
+    """Read a ``.npy`` array as data: ``allow_pickle=False`` (an object
+    array or a pickle named ``.npy`` is refused, never unpickled), with
+    an error naming the file for a truncated or garbage file.
+
+    Args:
+        path (str): The ``.npy`` file.
+
+    Returns:
+        np.ndarray: The array (numeric, never of dtype object).
+
+    Raises:
+        FileNotFoundError: No such file.
+        NpyFormatError: Not a ``.npy`` of plain numbers: a pickle, an
+            object array, truncated or garbage.
+    """
+    import numpy as np
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'file not found: {path}')
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as err:
+        size = os.path.getsize(path)
+        with open(path, 'rb') as f:
+            head = f.read(6)
+        if head != b'\x93NUMPY':
+            why = (f'not a .npy file ({size} bytes starting with {head!r}; '
+                   f'a pickle or another format is never loaded)')
+        elif 'allow_pickle' in str(err):
+            why = 'holds Python objects (dtype object), not numbers'
+        else:
+            why = f'truncated or corrupt .npy ({size} bytes: {err})'
+        raise NpyFormatError(f'{path}: {why}') from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive
+        raise NpyFormatError(f'{path}: an .npz archive, not one .npy array')
+    return arr
