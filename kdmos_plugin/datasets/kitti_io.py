@@ -155,12 +155,23 @@ def read_points(path: PathLike) -> np.ndarray:
 MAX_SENSOR_RANGE = 1000.0
 
 
-def _plausible(points: np.ndarray) -> bool:
-    """Whether (N, C) values look like x, y, z [m] of a LiDAR (finite,
-    within :data:`MAX_SENSOR_RANGE`) followed by finite extra columns."""
+#: Largest intensity / extra value of a plausible point.
+MAX_EXTRA_VALUE = 1e6
+
+
+def _implausible_rows(points: np.ndarray) -> np.ndarray:
+    """(N,) bool: rows that are not x, y, z [m] of a LiDAR (finite, within
+    :data:`MAX_SENSOR_RANGE`) followed by finite extra columns below
+    :data:`MAX_EXTRA_VALUE`."""
     with np.errstate(invalid='ignore', over='ignore'):
-        return bool(np.isfinite(points).all() and
-                    (np.abs(points[:, :3]) < MAX_SENSOR_RANGE).all())
+        return ~(np.isfinite(points).all(axis=1) &
+                 (np.abs(points[:, :3]) < MAX_SENSOR_RANGE).all(axis=1) &
+                 (np.abs(points[:, 3:]) < MAX_EXTRA_VALUE).all(axis=1))
+
+
+def _plausible(points: np.ndarray) -> bool:
+    """Whether every row of (N, C) values looks like a LiDAR point."""
+    return not _implausible_rows(points).any()
 
 
 def _small_integers(column: np.ndarray) -> bool:
@@ -185,7 +196,8 @@ def _check_layout(path: str, points: np.ndarray) -> None:
     z, intensity, ring: nuScenes and many ROS exports), whose 5th column
     holds small integers, and float64 x 4, whose float32 view holds
     non-finite or absurd coordinates while the float64 view is a plausible
-    scan. A KITTI scan never matches either.
+    scan (a quarter of the float32 points or more are absurd). A KITTI
+    scan never matches either.
 
     Raises:
         KittiFormatError: Naming the file and what it probably holds.
@@ -200,7 +212,9 @@ def _check_layout(path: str, points: np.ndarray) -> None:
                 f'{int(five[:, 4].min())}..{int(five[:, 4].max())}), not the '
                 f'4 of a KITTI .bin; keep the first 4 columns '
                 f'(np.fromfile(f, np.float32).reshape(-1, 5)[:, :4])')
-    if _plausible(points):
+    # float64 read as float32: the low words are mantissa bits, most of
+    # them absurd as float32 (a few bad points are a NaN error, row 4)
+    if _implausible_rows(points).mean() < 0.25:
         return
     double = raw.view(np.float64)  # (4 * N) float32 -> (2 * N) float64
     for cols in (4, 5):
