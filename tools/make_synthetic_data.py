@@ -12,7 +12,7 @@ byte-identical files. Files of those names that this tool did not write
 ``--kitti-poses`` drives the ego vehicle along a window
 of the real KITTI trajectory of the same sequence number (``XX/poses.txt``);
 without it the trajectory is procedural (curved, varying speed, a stop).
-See ``kdmos_plugin.datasets.synthetic``.
+See ``kdmos_plugin.synthetic``.
 """
 import argparse
 import time
@@ -39,7 +39,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from kdmos_plugin.datasets.synthetic import write_sequence
+    from kdmos_plugin.synthetic import write_sequence
     from kdmos_plugin.utils.owned_files import claim_files
     claim_files(args.out, [
         f'sequences/{seq}/{name}' for seq in args.sequences
