@@ -75,8 +75,11 @@ def main() -> None:
     rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
     if args.submit and int(rank) == 0:
         # before the process group forms, so no rank writes before this
-        start_clean(args.submit, [SUBMISSION_PATTERN], hint='A submission '
-                    'folder must start empty: use a new one.')
+        # (and the temporary files of an atomic write a kill interrupted)
+        start_clean(args.submit, [SUBMISSION_PATTERN,
+                                  SUBMISSION_PATTERN + '.tmp*'],
+                    hint='A submission folder must start empty: use a new '
+                    'one.')
     runner = Runner.from_cfg(cfg)
     # MOSSetupCheckHook (added by load_config) checks, before anything
     # runs, that the data and the model agree and that the checkpoint fits
