@@ -3,7 +3,8 @@
 # configs) fed with the merged K = 7 multi-scan cloud. The 3-D MinkUNet sees
 # (x, y, z) cells and gets the scan age as a fifth voxel feature (mean x, y,
 # z, intensity, age); Sparse4DMOSTeacher supplies voxelisation, the MOS point
-# head with its losses, and switches every spconv layer to the native algorithm on CPU.
+# head with its losses, and switches every spconv layer to the native
+# algorithm on CPU.
 # mmdet3d's full minkunet34 spconv config also carries its SemanticKITTI
 # data, schedule and runtime, whose keys would clash with ours among bases,
 # so the model file is inherited and its two spconv/-34 deltas restated.

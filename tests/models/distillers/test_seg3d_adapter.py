@@ -38,9 +38,9 @@ MINKUNET = dict(
 
 
 def make_batch(sizes=(1500, 1200), seed=0):
-    """Points in a 12 x 12 x 8 m box (some 0.5 m voxels hold several; 4 stride-2
-    stages need >= 16 cells on every axis), student features, labels and
-    offline teacher logits."""
+    """Points in a 12 x 12 x 8 m box (some 0.5 m voxels hold several; 4
+    stride-2 stages need >= 16 cells on every axis), student features,
+    labels and offline teacher logits."""
     g = torch.Generator().manual_seed(seed)
     inputs = dict(points=[], point_feats=[])
     samples = []
