@@ -6,7 +6,8 @@
         [--onnx FILE] [--compile] [--threads N]
 
 Input: a folder of ``.bin`` scans (float32 x, y, z, intensity; sorted by
-name = time order) and, for a moving sensor, a poses file with one line of
+the numbers in their names = time order, so ``8.bin`` comes before
+``13.bin``; macOS ``._*.bin`` metadata files are skipped with a warning) and, for a moving sensor, a poses file with one line of
 12 numbers (row-major top 3x4 of a 4x4 pose) per scan. With ``--calib`` the
 poses are KITTI camera poses and are turned into LiDAR poses with its
 ``Tr``; without it they are taken as LiDAR poses. No poses = a sensor that
@@ -14,6 +15,9 @@ does not move.
 Output: ``OUT/<scan name>.label`` (uint32, one per point, file order:
 0 unlabeled, 9 static, 250 movable, 251 moving), and with ``--vis`` a BEV
 picture per scan in ``OUT/vis/`` (static grey, movable blue, moving red).
+Label or picture files in OUT that this tool did not write (e.g. ground
+truth, with ``--out SEQ/labels``) are never replaced: the run stops before
+writing anything, unless ``--overwrite``.
 An empty scan (0 bytes) gets an empty ``.label`` file and a logged warning;
 other malformed input stops with an error naming the file
 (docs/MALFORMED_INPUT.md).
@@ -33,12 +37,14 @@ import numpy as np
 import torch
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
-from kdmos_plugin.apis.inference import infer_sequence, init_mos_model
+from kdmos_plugin.apis.inference import (infer_sequence, init_mos_model,
+                                         scan_folder)
 from kdmos_plugin.deploy import BACKENDS, PRECISIONS, build_backend
 from kdmos_plugin.datasets.kitti_io import (camera_to_lidar_poses,
                                             read_calib, read_points,
                                             read_poses, write_labels)
 from kdmos_plugin.datasets.label_map import INV_MAP_4CLASS
+from kdmos_plugin.utils.owned_files import claim_files
 from kdmos_plugin.visualization import render_bev, save_png
 
 
@@ -52,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--calib', help='KITTI calib.txt: poses are camera '
                         'poses, converted with its Tr')
     parser.add_argument('--vis', action='store_true', help='BEV pictures')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace label/picture files in OUT that this '
+                        'tool did not write')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--backend', choices=sorted(BACKENDS),
                         default='torch')
@@ -81,7 +90,7 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    paths = sorted(str(p) for p in Path(args.scans).glob('*.bin'))
+    paths = scan_folder(args.scans)
     if not paths:
         raise FileNotFoundError(f'no .bin scans in {args.scans}')
     poses = None
@@ -95,7 +104,10 @@ def main(argv=None) -> None:
                                      args.device)
     backend = build_backend(args.backend, model, **backend_options(args))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_files(out, [f'{Path(p).stem}.label' for p in paths] +
+                [f'vis/{Path(p).stem}.png' for p in paths if args.vis],
+                overwrite=args.overwrite, hint='Write to another folder, or '
+                'pass --overwrite to replace them.')
     lut = [INV_MAP_4CLASS[c] for c in range(len(INV_MAP_4CLASS))]
     for i, (path, pred) in enumerate(
             infer_sequence(model, pipeline, paths, poses, backend=backend)):

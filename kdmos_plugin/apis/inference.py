@@ -37,8 +37,10 @@ from torch import nn
 
 from mmdet3d.registry import MODELS
 from ..datasets.bev_residuals import causal_residuals
-from ..datasets.kitti_io import relative_pose
+from ..datasets.kitti_io import (check_rigid_transform, frame_gap_problem,
+                                 relative_pose, scan_files)
 from ..deploy.backends import BaseBackend, build_backend
+from ..engine.setup_check import check_data_model
 from ..models.segmentors import KDMOSStudent
 from .checkpoint import load_matching_checkpoint
 
@@ -67,6 +69,7 @@ def init_mos_model(config: Union[str, Config],
     if model_cfg.get('type') == 'MOSDistiller':
         model_cfg = model_cfg['student']
     model = MODELS.build(model_cfg)
+    check_data_model(cfg, model)
     if checkpoint is not None:
         load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
@@ -160,6 +163,21 @@ def infer_sequence(model: nn.Module,
         yield path, predict_packed(model, [pipeline(results)], backend)[0]
 
 
+def scan_folder(folder: str) -> List[str]:
+    """The ``.bin`` scans of a folder in time order
+    (:func:`~kdmos_plugin.datasets.kitti_io.scan_files`: by frame number,
+    macOS ``._*`` files skipped with a warning); a warning names missing
+    frame numbers, whose neighbours become each other's past scans."""
+    paths = scan_files(folder)
+    stems = [osp.splitext(osp.basename(p))[0] for p in paths]
+    if stems and all(s.isdigit() for s in stems):
+        gap = frame_gap_problem([int(s) for s in stems])
+        if gap:
+            print_log(f'{folder}: {gap}', logger='current',
+                      level=logging.WARNING)
+    return paths
+
+
 def _is_empty_file(path: str) -> bool:
     """Whether ``path`` is an existing file of 0 bytes (a scan of 0
     points); a missing file is left to the reader's error."""
@@ -174,11 +192,12 @@ def _warn_empty(name: str) -> None:
 def _check_poses(poses: Optional[np.ndarray], num: int) -> np.ndarray:
     if poses is None:
         return np.tile(np.eye(4), (num, 1, 1))
-    poses = np.asarray(poses, dtype=np.float64)
+    poses = np.asarray(poses)
     if poses.shape != (num, 4, 4):
         raise ValueError(f'expected ({num}, 4, 4) poses for {num} scans, '
                          f'got {poses.shape}')
-    return poses
+    return np.stack([check_rigid_transform(p, f'pose {i}')
+                     for i, p in enumerate(poses)])
 
 
 #: Steps of an inference pipeline the incremental streamer reproduces.
@@ -282,7 +301,12 @@ class MOSStreamer:
             scan, which still enters the buffer as a past scan.
 
         Raises:
-            ValueError: Points not (N, 4), or holding NaN or inf.
+            ValueError: Points not (N, 4), or holding NaN or inf; a pose
+                that is not a rigid (4, 4) transform (NaN, singular,
+                scaled, (3, 4), ...: see
+                :func:`~kdmos_plugin.datasets.kitti_io.check_rigid_transform`).
+                The scan is refused before it enters the buffer, so the
+                next steps are not affected.
         """
         points = np.ascontiguousarray(points, dtype=np.float32)
         if points.ndim != 2 or points.shape[1] != 4:
@@ -293,10 +317,8 @@ class MOSStreamer:
             raise ValueError(
                 f'scan {self.count}: {len(rows)} of {len(points)} points hold '
                 f'NaN or inf values (first at point {rows[0]})')
-        pose = np.eye(4) if pose is None else np.asarray(pose, np.float64)
-        if pose.shape != (4, 4) or not np.isfinite(pose).all():
-            raise ValueError(f'scan {self.count}: expected a finite (4, 4) '
-                             f'pose, got shape {pose.shape}')
+        pose = np.eye(4) if pose is None else check_rigid_transform(
+            pose, f'scan {self.count}: its pose')
         self.buffer.append((points, pose))
         self._xyz64.append(torch.from_numpy(points[:, :3]).to(torch.float64))
         names = [f'stream/{self.count - len(self.buffer) + 1 + i:06d}'

@@ -70,7 +70,7 @@ def folded_mlp(encoder: nn.Module) -> Tuple[Tuple[Tensor, Tensor], ...]:
     Returns:
         tuple: (weight (out, in), bias (out,)) per Linear; ReLU between.
     """
-    from ..models.layers.bev_point_encoder import fold_linear_bn
+    from ..models.voxel_encoders.bev_point_encoder import fold_linear_bn
     mlp = copy.deepcopy(encoder.mlp).double().eval()
     with torch.no_grad():
         return tuple((w.float(), b.float()) for w, b in fold_linear_bn(mlp))
