@@ -98,7 +98,7 @@ class CoAttentionGate(nn.Module):
     def forward(self, f_a: Tensor, f_m: Tensor) -> Tensor:
         """f_a (B, C_a, H, W), f_m (B, C_m, H, W) -> (B, C_a, H, W)."""
         g = self.fuse_conv(torch.cat([f_a, f_m], dim=1))
-        if self.training:
+        if self.training or not self.fuse_conv.fuse_eval:
             g = self.gate_conv(circular_pad_phi(g))
         else:  # the same circular convolution without a padded copy
             g = circular_conv3x3(g, self.gate_conv.weight,
