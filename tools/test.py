@@ -6,7 +6,8 @@
 
 With ``--submit`` on the unlabeled test split only the prediction files are
 written (``format_only``); on a labelled split they are written beside the
-metrics.
+metrics. The last line printed sums up the moving class: IoU, precision,
+recall and the object-level IoU (see ``MOSMetric``).
 """
 import argparse
 import json
@@ -21,6 +22,7 @@ from mmengine.runner import Runner
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis import finish_distributed, load_config
 from kdmos_plugin.apis.checkpoint import check_checkpoint_matches
+from kdmos_plugin.evaluation.metrics.mos_metric import summarize_metrics
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,6 +77,8 @@ def main() -> None:
         else runner.model
     check_checkpoint_matches(model, args.checkpoint)
     metrics = runner.test()
+    if metrics and is_main_process():
+        print(summarize_metrics(metrics))
     if args.metrics_out and is_main_process():
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_out).write_text(

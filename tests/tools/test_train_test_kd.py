@@ -140,7 +140,7 @@ def _train(workspace, name, options):
     return work_dir, scalars
 
 
-def test_offline_distil_resume_and_test(workspace):
+def test_offline_distil_resume_and_test(workspace, capsys):
     """student_kd_synthetic: offline logits, validation and best checkpoint,
     resume, then tools/test.py with the student config and --submit."""
     name = 'student_kd_synthetic'
@@ -165,6 +165,10 @@ def test_offline_distil_resume_and_test(workspace):
              '--submit', out,
              options=['test_dataloader.dataset.indices=2'] + SMALL_STUDENT)
     assert len(_check_submission(out, '08', 'data/synthetic_mos')) == 2
+    # its last line sums up the moving class (point and object level)
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.startswith('moving IoU ') and 'precision' in summary
+    assert 'recall' in summary and 'object IoU' in summary
     # the student config scores the checkpoint as the distiller's val did
     test_iou = {s['mos/IoU_moving'] for s in _scalars(
         workspace / 'test_val') if 'mos/IoU_moving' in s}
