@@ -10,11 +10,12 @@ from mmengine.dataset import BaseDataset
 from mmdet3d.registry import DATASETS
 
 from .frame_filter import keep_dynamic_frames, moving_point_counts
-from .kitti_io import camera_to_lidar_poses, read_calib, read_poses
+from .kitti_io import (LABEL_DTYPES, camera_to_lidar_poses, read_calib,
+                       read_poses)
 from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS,
                         MOS_2CLASS_CLASSES, MOS_CLASSES, build_lut,
                         resolve_label_map)
-from .mos_infos import SPLITS, list_sequence
+from .mos_infos import SPLITS, all_sequences, list_sequence
 
 #: BGR-free RGB palette of the 4 classes (unlabeled, static, movable, moving).
 MOS_PALETTE = [[0, 0, 0], [180, 180, 180], [30, 144, 255], [255, 40, 40]]
@@ -33,6 +34,7 @@ class SemanticKittiMOSDataset(BaseDataset):
         sequence), lidar_path (str), label_path (str or None: unlabelled
         test split), num_points (int or None), sample_idx (int),
         label_lut ((65536,) int64 raw semantic id -> train id, -1 unknown),
+        label_dtype (str: 'uint32' or 'uint8', the label files' type),
         seq_info (dict shared by the sequence's samples: lidar_paths,
             frame_ids (S,) int64, lidar_poses (S, 4, 4) float64 or None)
 
@@ -41,9 +43,15 @@ class SemanticKittiMOSDataset(BaseDataset):
         ann_file: Optional info file; empty means scan the folders.
         split: ``'train'``, ``'val'``, ``'test'``, ``'road_train'`` or
             ``'road_val'``: the default sequences (REFERENCE 1.2).
-        sequences: Explicit sequences (override ``split``'s defaults).
-        label_map: ``'mos_4class'`` (default), ``'mos_2class'`` or a dict
+        sequences: Explicit sequences (override ``split``'s defaults), or
+            ``'all'``: every folder under ``data_root/sequences`` (sorted;
+            for datasets whose sequence names vary between copies).
+        label_map: A name of ``label_map.NAMED_LABEL_MAPS``
+            (``'mos_4class'``, the default, ``'mos_2class'``,
+            ``'apollo_mos'``, ``'helimos'``, ``'nuscenes_mos'``) or a dict
             (``{raw id: train id}`` or ``{class name: [raw ids]}``).
+        label_dtype: Element type of the ``.label`` files: ``'uint32'``
+            (SemanticKITTI, default) or ``'uint8'`` (nuScenes-MOS).
         filter_static_frames: Keep only frames with moving points plus every
             ``filter_every_n``-th frame (REFERENCE 1.3; meant for train).
         filter_every_n: See ``filter_static_frames``.
@@ -72,6 +80,7 @@ class SemanticKittiMOSDataset(BaseDataset):
                  split: str = 'train',
                  sequences: Optional[Sequence[str]] = None,
                  label_map: Union[str, Mapping] = 'mos_4class',
+                 label_dtype: str = 'uint32',
                  filter_static_frames: bool = False,
                  filter_every_n: int = 10,
                  filter_exempt_sequences: Optional[Sequence[str]] = None,
@@ -87,6 +96,19 @@ class SemanticKittiMOSDataset(BaseDataset):
                 raise ValueError(f'unknown split {split!r}; choose one of '
                                  f'{sorted(SPLITS)} or give sequences')
             sequences = SPLITS[split]
+        elif isinstance(sequences, str):
+            if sequences != 'all':
+                raise ValueError(f"sequences must be a list or 'all', got "
+                                 f'{sequences!r}')
+            sequences = all_sequences(data_root)
+        if label_dtype not in LABEL_DTYPES:
+            raise ValueError(f'label_dtype must be one of {LABEL_DTYPES}, '
+                             f'got {label_dtype!r}')
+        if filter_static_frames and label_dtype != 'uint32':
+            raise ValueError('filter_static_frames counts SemanticKITTI '
+                             'moving ids in uint32 labels; it does not read '
+                             f'{label_dtype} labels')
+        self.label_dtype = label_dtype
         self.split = split
         self.sequences = [_sequence_name(s) for s in sequences]
         self.filter_static_frames = filter_static_frames
@@ -205,8 +227,7 @@ class SemanticKittiMOSDataset(BaseDataset):
             seqs = self._sequences_from_infos()
         else:
             seqs = OrderedDict(
-                (s, list_sequence(self.data_root, s, self.poses_root))
-                for s in self.sequences)
+                (s, self._list_sequence(s)) for s in self.sequences)
         data_list = []
         for seq, info in seqs.items():
             frame_ids = np.asarray(info['frame_ids'], dtype=np.int64)
@@ -230,6 +251,7 @@ class SemanticKittiMOSDataset(BaseDataset):
                 counts = moving_point_counts(info['label_paths'], cache_dir)
                 keep = keep_dynamic_frames(counts, frame_ids,
                                            self.filter_every_n)
+            keep = self._select_frames(seq, info, keep)
             num_points = info.get('num_points') or [None] * len(frame_ids)
             for i, fid in enumerate(frame_ids):
                 if not keep[i]:
@@ -245,12 +267,34 @@ class SemanticKittiMOSDataset(BaseDataset):
                         num_points=num_points[i]))
         return data_list
 
+    def _list_sequence(self, seq: str) -> dict:
+        """The files of one sequence (see ``mos_infos.list_sequence``);
+        layouts other than SemanticKITTI's override this."""
+        return list_sequence(self.data_root, seq, self.poses_root)
+
+    def _select_frames(self, seq: str, info: dict,
+                       keep: List[bool]) -> List[bool]:
+        """Which frames of a sequence become samples (all scans stay in the
+        sequence table as past scans); datasets with split files override
+        this.
+
+        Args:
+            seq: The sequence.
+            info: What :meth:`_list_sequence` returned.
+            keep: (S,) bool, after the optional static-frame filter.
+
+        Returns:
+            list[bool]: (S,) the frames kept.
+        """
+        return keep
+
     def get_data_info(self, idx: int) -> dict:
         """The sample's info plus the shared ``seq_info`` and ``label_lut``
-        (attached by reference, not copied)."""
+        (attached by reference, not copied) and the ``label_dtype``."""
         info = super().get_data_info(idx)
         info['seq_info'] = self.sequence_table[info['sequence']]
         info['label_lut'] = self.label_lut
+        info['label_dtype'] = self.label_dtype
         return info
 
     def sample_key(self, idx: int) -> tuple:
