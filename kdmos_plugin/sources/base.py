@@ -65,6 +65,10 @@ class PointCloudSource:
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
 
+    def describe(self, index: int) -> str:
+        """Where scan ``index`` comes from, for messages."""
+        return f'{self.path}: scan {index}'
+
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.path!r}, {len(self)} scans)'
 

@@ -192,6 +192,10 @@ class FolderSource(PointCloudSource):
     def __len__(self) -> int:
         return len(self.files)
 
+    def describe(self, index: int) -> str:
+        """The file of scan ``index``."""
+        return self.files[index]
+
     def __iter__(self) -> Iterator[Frame]:
         for i, path in enumerate(self.files):
             reader = READERS[osp.splitext(path)[1].lower()]

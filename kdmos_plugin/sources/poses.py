@@ -24,8 +24,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.logging import print_log
 
-from ..datasets.kitti_io import (KittiFormatError, camera_to_lidar_poses,
-                                 read_calib)
+from ..datasets.kitti_io import camera_to_lidar_poses, read_calib, read_poses
 from .base import SourceFormatError
 
 PathLike = Union[str, os.PathLike]
@@ -127,6 +126,9 @@ def read_pose_file(path: PathLike,
 
     Raises:
         FileNotFoundError: The file (or calib) does not exist.
+        KittiFormatError: A malformed 12-number pose file or calib.txt
+            (read by :mod:`~kdmos_plugin.datasets.kitti_io`), or fewer of
+            its poses than scans.
         SourceFormatError: Malformed lines, a wrong number of numbers for
             the format, non-rigid poses, too few poses, or a scan without a
             TUM pose within ``max_dt``.
@@ -173,18 +175,18 @@ def read_pose_file(path: PathLike,
                 f'{fmt} has {" or ".join(map(str, expected))}')
         if fmt == 'tum':
             return _tum_poses(path, rows, timestamps, num_scans, max_dt)
-        poses, lines = _matrices(path, rows, width)
+        if width == 12:  # the KITTI reader (its errors: KittiFormatError)
+            poses = read_poses(path, num_scans)
+            lines = [n for n, _ in rows]
+        else:
+            poses, lines = _matrices(path, rows, width)
         if fmt == 'kitti':
             if calib is None:
                 raise SourceFormatError(
                     f'{path}: KITTI camera poses need the calib.txt of the '
                     f'sequence (--calib)')
-            try:
-                tr = read_calib(calib)['Tr']
-            except KittiFormatError as err:
-                raise SourceFormatError(str(err)) from None
             check_rigid(poses, path, lines)
-            poses = camera_to_lidar_poses(poses, tr)
+            poses = camera_to_lidar_poses(poses, read_calib(calib)['Tr'])
     check_rigid(poses, path, lines)
     return _enough(poses, path, num_scans)
 

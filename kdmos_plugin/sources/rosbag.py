@@ -16,6 +16,7 @@ order.
 """
 import os
 import os.path as osp
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -177,6 +178,7 @@ class RosbagSource(PointCloudSource):
             self.num = sum(c.msgcount for c in reader.connections
                            if c.topic == topic)
 
+    @contextmanager
     def _reader(self):
         from rosbags.highlevel import AnyReader, AnyReaderError
         from rosbags.typesys import Stores, get_typestore
@@ -185,20 +187,27 @@ class RosbagSource(PointCloudSource):
                 [self.bag],
                 default_typestore=get_typestore(Stores.ROS2_HUMBLE))
             reader.open()
-        except AnyReaderError as err:
+        except (AnyReaderError, ValueError, KeyError) as err:
             raise SourceFormatError(
                 f'{self.path}: not a readable ROS bag ({err})') from None
-        return reader
+        try:
+            yield reader
+        finally:
+            reader.close()
 
     def __len__(self) -> int:
         return self.num
+
+    def describe(self, index: int) -> str:
+        """The bag, topic and message index of scan ``index``."""
+        return f'{self.path}: topic {self.topic} message {index}'
 
     def __iter__(self) -> Iterator[Frame]:
         with self._reader() as reader:
             conns = [c for c in reader.connections if c.topic == self.topic]
             last: Optional[float] = None
             for i, (conn, bag_ns, raw) in enumerate(reader.messages(conns)):
-                where = f'{self.path}: topic {self.topic} message {i}'
+                where = self.describe(i)
                 msg = reader.deserialize(raw, conn.msgtype)
                 stamp = _stamp(msg, bag_ns)
                 if last is not None and not stamp > last:
@@ -217,3 +226,112 @@ def is_bag(path: PathLike) -> bool:
     if osp.isdir(path):
         return osp.isfile(osp.join(path, 'metadata.yaml'))
     return osp.splitext(path)[1].lower() in ('.bag', '.db3', '.mcap')
+
+
+#: PointField datatype of each numpy type (the inverse of POINTFIELD_TYPES).
+_NUMPY_TO_POINTFIELD = {np.dtype(v).str.lstrip('<>|='): k
+                        for k, v in POINTFIELD_TYPES.items()}
+
+
+def points_to_pointcloud2(cloud: np.ndarray, stamp: float, typestore,
+                          frame_id: str = 'lidar', height: int = 1,
+                          row_padding: int = 0):
+    """A ``sensor_msgs/PointCloud2`` message of a structured array.
+
+    Args:
+        cloud: (N,) structured array of numeric fields (their order and
+            types are kept), or (N, 4) float32 x, y, z, intensity.
+        stamp: Header time [s].
+        typestore: The rosbags typestore of the bag's ROS version.
+        frame_id: Header frame.
+        height: Rows of an organised cloud (N must divide).
+        row_padding: Bytes appended to every row (``row_step`` larger than
+            ``width * point_step``, as some drivers write).
+
+    Returns:
+        The message object of ``typestore``.
+    """
+    cloud = np.asarray(cloud)
+    if cloud.dtype.names is None:
+        table = cloud.astype(np.float32)
+        cloud = np.zeros(len(table), dtype=[(k, '<f4') for k in (
+            'x', 'y', 'z', 'intensity')])
+        for col, name in enumerate(cloud.dtype.names):
+            cloud[name] = table[:, col]
+    types = typestore.types
+    field_cls = types['sensor_msgs/msg/PointField']
+    fields = []
+    for name in cloud.dtype.names:
+        dt, offset = cloud.dtype.fields[name][:2]
+        code = _NUMPY_TO_POINTFIELD[dt.base.str.lstrip('<>|=')]
+        count = int(np.prod(dt.shape)) if dt.shape else 1
+        fields.append(field_cls(name=name, offset=offset, datatype=code,
+                                count=count))
+    little = cloud.astype(cloud.dtype.newbyteorder('<'))
+    if len(cloud) % height:
+        raise ValueError(f'{len(cloud)} points are not {height} rows')
+    width = len(cloud) // height
+    rows = np.frombuffer(little.tobytes(), np.uint8).reshape(height, -1)
+    if row_padding:
+        rows = np.concatenate(
+            [rows, np.zeros((height, row_padding), np.uint8)], axis=1)
+    sec = int(np.floor(stamp))
+    time_cls = types['builtin_interfaces/msg/Time']
+    header_cls = types['std_msgs/msg/Header']
+    header_args = dict(stamp=time_cls(sec=sec, nanosec=int(round(
+        (stamp - sec) * 1e9))), frame_id=frame_id)
+    if 'seq' in header_cls.__dataclass_fields__:  # ROS1
+        header_args['seq'] = 0
+    return types['sensor_msgs/msg/PointCloud2'](
+        header=header_cls(**header_args), height=height, width=width,
+        fields=fields, is_bigendian=False, point_step=cloud.dtype.itemsize,
+        row_step=rows.shape[1], data=np.ascontiguousarray(rows).reshape(-1),
+        is_dense=True)
+
+
+def write_pointcloud2_bag(path: PathLike, scans, topic: str = '/points',
+                          storage: str = 'mcap', frame_id: str = 'lidar'
+                          ) -> str:
+    """Write scans as a ROS bag of ``sensor_msgs/PointCloud2`` messages.
+
+    A ``.bag`` path writes a ROS1 bag; any other path a ROS2 bag folder
+    with ``storage`` ``'mcap'`` or ``'sqlite3'`` (``.db3``). The bag must
+    not exist (nothing is overwritten).
+
+    Args:
+        path: The ``.bag`` file or the ROS2 bag folder.
+        scans: Iterable of ``(timestamp [s], cloud)`` with ``cloud`` as in
+            :func:`points_to_pointcloud2`, or of ``(timestamp, message)``
+            already built.
+        topic: The topic.
+        storage: ROS2 storage plugin.
+        frame_id: Header frame of the messages.
+
+    Returns:
+        str: The path.
+    """
+    from rosbags.typesys import Stores, get_typestore
+    path = os.fspath(path)
+    ros1 = path.endswith('.bag')
+    typestore = get_typestore(Stores.ROS1_NOETIC if ros1 else
+                              Stores.ROS2_HUMBLE)
+    if ros1:
+        from rosbags.rosbag1 import Writer
+        writer = Writer(path)
+        serialize = typestore.serialize_ros1
+    else:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        plugins = dict(mcap=StoragePlugin.MCAP, sqlite3=StoragePlugin.SQLITE3)
+        if storage not in plugins:
+            raise ValueError(f"storage must be 'mcap' or 'sqlite3', got "
+                             f'{storage!r}')
+        writer = Writer(path, version=9, storage_plugin=plugins[storage])
+        serialize = typestore.serialize_cdr
+    with writer:
+        conn = writer.add_connection(topic, POINTCLOUD2, typestore=typestore)
+        for stamp, cloud in scans:
+            msg = cloud if hasattr(cloud, 'fields') else \
+                points_to_pointcloud2(cloud, stamp, typestore, frame_id)
+            writer.write(conn, int(round(stamp * 1e9)),
+                         serialize(msg, POINTCLOUD2))
+    return path

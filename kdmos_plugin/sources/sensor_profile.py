@@ -183,6 +183,16 @@ class SensorProfile:
                               self.beams)
         return np.deg2rad(deg)
 
+    def height_offset(self, trained: Optional['SensorProfile'] = None
+                      ) -> float:
+        """``mounting_height - trained.mounting_height`` [m]: adding it to
+        the z of this sensor's points puts the road where the training
+        sensor (HDL-64E by default) saw it, the same as shifting the grid
+        bounds by :meth:`polar_bounds` (and it also moves the fixed z window
+        of the motion features)."""
+        trained = trained or SENSOR_PROFILES['hdl64e']
+        return float(self.mounting_height - trained.mounting_height)
+
     def polar_bounds(
         self,
         min_bound: Sequence[float] = (1.85, -math.pi, -4.0),
@@ -207,8 +217,7 @@ class SensorProfile:
         Returns:
             tuple: (min_bound, max_bound) as lists of 3 floats.
         """
-        trained = trained or SENSOR_PROFILES['hdl64e']
-        shift = self.mounting_height - trained.mounting_height
+        shift = self.height_offset(trained)
         lo = [float(v) for v in min_bound]
         hi = [float(v) for v in max_bound]
         lo[2] -= shift
@@ -256,7 +265,8 @@ class SensorProfile:
         Returns:
             np.ndarray: (N,) float32 ``raw / intensity_scale`` clipped to
             [0, 1]; ``intensity_fill`` everywhere for a sensor without
-            intensity (``intensity_scale=None``) or ``raw=None``.
+            intensity (``intensity_scale=None``) or ``raw=None``, and where
+            ``raw`` is NaN (a recording without an intensity field).
         """
         if raw is None or self.intensity_scale is None:
             n = len(raw) if raw is not None else num_points
@@ -265,7 +275,10 @@ class SensorProfile:
             return np.full(int(n), self.intensity_fill, dtype=np.float32)
         raw = np.asarray(raw)
         values = raw.astype(np.float32) / np.float32(self.intensity_scale)
-        return np.clip(values, np.float32(0.0), np.float32(1.0))
+        values = np.clip(values, np.float32(0.0), np.float32(1.0))
+        if raw.dtype.kind == 'f':  # NaN: the recording has no intensity
+            values[np.isnan(values)] = np.float32(self.intensity_fill)
+        return values
 
     def normalize_points(self, points: np.ndarray) -> np.ndarray:
         """``points`` (N, 4) x, y, z [m], raw intensity -> (N, 4) float32
