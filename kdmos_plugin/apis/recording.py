@@ -133,7 +133,7 @@ def segment_recording(config,
         pose = pose_list[i] if pose_list is not None else frame.pose
         if not len(points):
             print_log(f'{recording.describe(i)}: empty scan (0 points); its '
-                      f'.label file is empty', logger='current',
+                      f'prediction is empty', logger='current',
                       level=logging.WARNING)
         start = time.perf_counter()
         pred = streamer.step(points[valid], pose)
