@@ -3,7 +3,7 @@
     python tools/infer.py CONFIG CKPT --source PATH [PATH ...] --out DIR
         [--sensor PRESET|FILE] [--poses FILE [--calib FILE]
         [--pose-format auto|kitti|lidar|tum] | --odometry] [--topic TOPIC]
-        [--vis] [--device cpu]
+        [--vis] [--overwrite] [--device cpu]
 
 Input (``--source``; ``--scans`` is the old name): a folder of scans
 (``.bin`` float32 x, y, z, intensity; ``.pcd`` ascii / binary; ``.ply``;
@@ -21,7 +21,9 @@ Output: ``OUT/<scan name>.label`` (uint32, one per point, recording order:
 0 unlabeled, 9 static, 250 movable, 251 moving), ``OUT/poses.txt`` (the
 poses used), ``OUT/summary.json`` (scans, points, moving share, time a
 scan), and with ``--vis`` a BEV picture per scan in ``OUT/vis/`` and the
-animated ``OUT/recording.gif``. Malformed input stops with an error naming
+animated ``OUT/recording.gif``. Files in OUT that this tool did not write
+(e.g. ground truth, with ``--out SEQ/labels``) are never replaced: the run
+stops before writing anything, unless ``--overwrite``. Malformed input stops with an error naming
 the file (and topic and message of a bag; docs/MALFORMED_INPUT.md).
 """
 import argparse
@@ -51,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--topic', help='PointCloud2 topic of a ROS bag')
     parser.add_argument('--vis', action='store_true',
                         help='BEV pictures and an animated BEV')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace files in OUT that this tool did not '
+                        'write')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -62,7 +67,7 @@ def main(argv=None) -> dict:
         args.config, args.checkpoint, source, args.out, sensor=args.sensor,
         poses=args.poses, pose_format=args.pose_format, calib=args.calib,
         odometry=args.odometry, topic=args.topic, vis=args.vis,
-        device=args.device)
+        overwrite=args.overwrite, device=args.device)
 
 
 if __name__ == '__main__':

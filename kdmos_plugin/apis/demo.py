@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Dict, Sequence
 
-from .teacher_logits import MANIFEST_NAME
+from ..datasets.teacher_logits import MANIFEST_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic.py'

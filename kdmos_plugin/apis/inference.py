@@ -32,6 +32,9 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmdet3d.registry import MODELS
+from ..datasets.kitti_io import (check_rigid_transform, frame_gap_problem,
+                                 scan_files)
+from ..engine.setup_check import check_data_model
 from ..sources import Odometry, get_profile
 from .checkpoint import load_matching_checkpoint
 
@@ -60,6 +63,7 @@ def init_mos_model(config: Union[str, Config],
     if model_cfg.get('type') == 'MOSDistiller':
         model_cfg = model_cfg['student']
     model = MODELS.build(model_cfg)
+    check_data_model(cfg, model)
     if checkpoint is not None:
         load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
@@ -134,6 +138,21 @@ def infer_sequence(model: nn.Module,
         yield path, predict_packed(model, [pipeline(results)])[0]
 
 
+def scan_folder(folder: str) -> List[str]:
+    """The ``.bin`` scans of a folder in time order
+    (:func:`~kdmos_plugin.datasets.kitti_io.scan_files`: by frame number,
+    macOS ``._*`` files skipped with a warning); a warning names missing
+    frame numbers, whose neighbours become each other's past scans."""
+    paths = scan_files(folder)
+    stems = [osp.splitext(osp.basename(p))[0] for p in paths]
+    if stems and all(s.isdigit() for s in stems):
+        gap = frame_gap_problem([int(s) for s in stems])
+        if gap:
+            print_log(f'{folder}: {gap}', logger='current',
+                      level=logging.WARNING)
+    return paths
+
+
 def _is_empty_file(path: str) -> bool:
     """Whether ``path`` is an existing file of 0 bytes (a scan of 0
     points); a missing file is left to the reader's error."""
@@ -148,11 +167,12 @@ def _warn_empty(name: str) -> None:
 def _check_poses(poses: Optional[np.ndarray], num: int) -> np.ndarray:
     if poses is None:
         return np.tile(np.eye(4), (num, 1, 1))
-    poses = np.asarray(poses, dtype=np.float64)
+    poses = np.asarray(poses)
     if poses.shape != (num, 4, 4):
         raise ValueError(f'expected ({num}, 4, 4) poses for {num} scans, '
                          f'got {poses.shape}')
-    return poses
+    return np.stack([check_rigid_transform(p, f'pose {i}')
+                     for i, p in enumerate(poses)])
 
 
 class MOSStreamer:
@@ -242,7 +262,12 @@ class MOSStreamer:
             scan, which still enters the buffer as a past scan.
 
         Raises:
-            ValueError: Points not (N, 4), or holding NaN or inf.
+            ValueError: Points not (N, 4), or holding NaN or inf; a pose
+                that is not a rigid (4, 4) transform (NaN, singular,
+                scaled, (3, 4), ...: see
+                :func:`~kdmos_plugin.datasets.kitti_io.check_rigid_transform`).
+                The scan is refused before it enters the buffer, so the
+                next steps are not affected.
         """
         points = np.ascontiguousarray(points, dtype=np.float32)
         if points.ndim != 2 or points.shape[1] != 4:
@@ -257,7 +282,8 @@ class MOSStreamer:
                 f'NaN or inf values (first at point {rows[0]})')
         if pose is None and self.odometry is not None:
             pose = self.odometry.register(points)
-        pose = np.eye(4) if pose is None else np.asarray(pose, np.float64)
+        pose = np.eye(4) if pose is None else check_rigid_transform(
+            pose, f'scan {self.count}: its pose')
         if self.height_offset:
             points, pose = _lift(points, pose, self.height_offset)
         self.buffer.append((points, pose))

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import os.path as osp
+import sys
 import time
 from typing import Optional, Sequence, Union
 
@@ -41,6 +42,7 @@ from mmengine.utils import ProgressBar
 
 from ..datasets.label_map import INV_MAP_4CLASS
 from ..sources import build_source, get_profile, read_pose_file
+from ..utils.owned_files import claim_files
 from ..visualization import (BEVGrid, add_caption, render_bev, save_gif,
                              save_png)
 from .inference import MOSStreamer, init_mos_model
@@ -69,9 +71,10 @@ def segment_recording(config,
                       odometry: bool = False,
                       topic: Optional[str] = None,
                       vis: bool = False,
+                      overwrite: bool = False,
                       device: str = 'cpu',
                       max_gif_frames: int = 300,
-                      progress: bool = True) -> dict:
+                      progress: Optional[bool] = None) -> dict:
     """Segment a recording and write its labels (see the module doc).
 
     Args:
@@ -88,9 +91,13 @@ def segment_recording(config,
         odometry: Estimate the poses with KISS-ICP when none are given.
         topic: PointCloud2 topic of a bag.
         vis: Write BEV pictures and the animated BEV.
+        overwrite: Replace files in ``out_dir`` that this package did not
+            write (:func:`~kdmos_plugin.utils.owned_files.claim_files`);
+            without it such files stop the run before anything is written.
         device: ``cpu`` or ``cuda[:i]``.
         max_gif_frames: Most frames of the animation.
-        progress: Show an mmengine progress bar.
+        progress: An mmengine progress bar (True) or one ``[infer] i/N
+            name: ...`` line a scan (False); None: the bar on a terminal.
 
     Returns:
         dict: The summary written to ``summary.json``.
@@ -121,11 +128,19 @@ def segment_recording(config,
     streamer = MOSStreamer(model, pipeline, profile=profile,
                            odometry=odometry and pose_list is None
                            and pose_origin != 'recording')
-    os.makedirs(out_dir, exist_ok=True)
+    names = _output_names(recording)
+    claim_files(out_dir, [f'{n}.label' for n in names] +
+                ['poses.txt', 'summary.json'] +
+                ([f'vis/{n}.png' for n in names] + ['recording.gif']
+                 if vis else []),
+                overwrite=overwrite, hint='Write to another folder, or pass '
+                '--overwrite to replace them.')
     gif_every = max(1, -(-num // max_gif_frames))
     grid = BEVGrid((-40.0, 40.0), (-40.0, 40.0), 0.2)
     gif_frames, used_poses, seconds = [], [], []
     total = moving = invalid_total = 0
+    if progress is None:
+        progress = sys.stdout.isatty()
     bar = ProgressBar(num) if progress and num else None
     for i, frame in enumerate(recording):
         points = frame.points
@@ -164,6 +179,9 @@ def segment_recording(config,
                     f'moving {int((pred == 3).sum())}'))
         if bar is not None:
             bar.update()
+        else:
+            print(f'[infer] {i + 1}/{num} {frame.name}: {len(points)} points, '
+                  f'{int((labels == 3).sum())} moving', flush=True)
     if bar is not None:
         print()
     poses_arr = np.stack(used_poses) if used_poses else np.zeros((0, 4, 4))
@@ -192,6 +210,14 @@ def segment_recording(config,
               f'(poses: {pose_origin}); labels in {out_dir}',
               logger='current')
     return summary
+
+
+def _output_names(recording) -> list:
+    """The output name of every scan, without reading the scans."""
+    files = getattr(recording, 'files', None)
+    if files is not None:
+        return [osp.splitext(osp.basename(f))[0] for f in files]
+    return [f'{i:06d}' for i in range(len(recording))]
 
 
 def _unlift(pose: np.ndarray, dz: float) -> np.ndarray:

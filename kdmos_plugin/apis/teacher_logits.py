@@ -1,179 +1,19 @@
-"""Offline teacher logits: file layout, manifest, and the dump loop.
+"""The teacher-logit dump loop: run a teacher over a split, write files.
 
-Layout (see docs/TEACHER_LOGITS.md)::
-
-    <root>/teacher_logits_manifest.json
-    <root>/sequences/<seq>/teacher_logits/<frame:06d>.npy   (N, C) raw logits
-
-Rows are the current scan's points in ``.bin`` file order; columns follow
-the manifest's ``classes``. Files are keyed by (sequence, frame id), never
-by a position in a filtered list (REFERENCE.md §7.2).
+The file format (layout, manifest, atomic writes) lives with the data, in
+:mod:`kdmos_plugin.datasets.teacher_logits`; this module runs a model.
 """
 import copy
-import hashlib
-import json
-import os
+import logging
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional
 
-import numpy as np
+from mmengine.logging import print_log
 
-#: Version of the on-disk format described in docs/TEACHER_LOGITS.md.
-FORMAT_VERSION = 1
-#: Manifest file name, at the root of a logits directory.
-MANIFEST_NAME = 'teacher_logits_manifest.json'
-#: Keys every manifest holds.
-MANIFEST_KEYS = ('classes', 'num_classes', 'config', 'checkpoint_sha256',
-                 'dtype', 'format_version')
-_DTYPES = ('float32', 'float16')
-
-
-def logits_path(root: str, sequence: str, frame_id: int) -> str:
-    """Path of one frame's logits file.
-
-    Args:
-        root (str): Logits directory.
-        sequence (str): Sequence name, e.g. ``'08'``.
-        frame_id (int): Frame number (the ``.bin`` file stem).
-
-    Returns:
-        str: ``<root>/sequences/<sequence>/teacher_logits/<frame:06d>.npy``.
-    """
-    return osp.join(root, 'sequences', str(sequence), 'teacher_logits',
-                    f'{int(frame_id):06d}.npy')
-
-
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def make_manifest(classes: Sequence[str], config: str,
-                  checkpoint_sha256: str, dtype: str = 'float32') -> dict:
-    """The manifest of a logits directory.
-
-    Args:
-        classes (Sequence[str]): Class names in column order.
-        config (str): Name of the teacher config (file name).
-        checkpoint_sha256 (str): SHA-256 of the teacher checkpoint.
-        dtype (str): ``'float32'`` or ``'float16'``.
-
-    Returns:
-        dict: Keys :data:`MANIFEST_KEYS`.
-    """
-    if dtype not in _DTYPES:
-        raise ValueError(f'teacher logits dtype must be one of {_DTYPES}, '
-                         f'got {dtype!r}')
-    return dict(
-        classes=list(classes),
-        num_classes=len(classes),
-        config=str(config),
-        checkpoint_sha256=str(checkpoint_sha256),
-        dtype=dtype,
-        format_version=FORMAT_VERSION)
-
-
-def read_manifest(root: str) -> dict:
-    """Read and check ``<root>/teacher_logits_manifest.json``.
-
-    Raises:
-        FileNotFoundError: No manifest.
-        ValueError: Malformed manifest (the message names the file).
-    """
-    path = osp.join(root, MANIFEST_NAME)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'no teacher-logits manifest: {path}')
-    with open(path) as f:
-        try:
-            manifest = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{path}: not valid JSON ({err})') from err
-    missing = [k for k in MANIFEST_KEYS if k not in manifest]
-    if missing:
-        raise ValueError(f'{path}: manifest lacks keys {missing}')
-    if manifest['num_classes'] != len(manifest['classes']):
-        raise ValueError(f'{path}: num_classes={manifest["num_classes"]} but '
-                         f'{len(manifest["classes"])} class names')
-    if manifest['dtype'] not in _DTYPES:
-        raise ValueError(f'{path}: dtype {manifest["dtype"]!r} is not one '
-                         f'of {_DTYPES}')
-    if manifest['format_version'] != FORMAT_VERSION:
-        raise ValueError(f'{path}: format_version '
-                         f'{manifest["format_version"]}, this code reads '
-                         f'{FORMAT_VERSION}')
-    return manifest
-
-
-def prepare_output_dir(root: str, manifest: dict) -> None:
-    """Create ``root`` with ``manifest``, or check an existing one matches.
-
-    A directory that already holds logits files but no manifest, or whose
-    manifest differs in any key, is refused, so that logits of two teachers
-    (or two dtypes) never mix.
-
-    Raises:
-        ValueError: The existing manifest differs (names the keys), or the
-            directory holds ``sequences/`` without a manifest.
-    """
-    path = osp.join(root, MANIFEST_NAME)
-    if osp.isfile(path):
-        old = read_manifest(root)
-        diff = {k: (old.get(k), manifest[k]) for k in MANIFEST_KEYS
-                if old.get(k) != manifest[k]}
-        if diff:
-            lines = ', '.join(f'{k}: {a!r} (on disk) != {b!r} (this run)'
-                              for k, (a, b) in diff.items())
-            raise ValueError(
-                f'{path} does not match this run ({lines}); write to a new '
-                'directory or remove the old logits')
-        return
-    if osp.isdir(osp.join(root, 'sequences')):
-        raise ValueError(f'{root} holds sequences/ but no {MANIFEST_NAME}: '
-                         'refusing to mix logits of unknown origin')
-    os.makedirs(root, exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(manifest, f, indent=2)
-    os.replace(tmp, path)
-
-
-def save_logits(path: str, logits: np.ndarray, dtype: str) -> None:
-    """Write one (N, C) logits array atomically (temp file, then rename)."""
-    logits = np.asarray(logits)
-    if logits.ndim != 2:
-        raise ValueError(f'{path}: logits must be (N, C), got '
-                         f'{logits.shape}')
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = path[:-4] + '.tmp.npy'
-    np.save(tmp, logits.astype(dtype, copy=False))
-    os.replace(tmp, path)
-
-
-def load_logits(path: str, num_points: Optional[int] = None,
-                num_classes: Optional[int] = None) -> np.ndarray:
-    """Read one logits file as (N, C) float32, checking its shape.
-
-    Raises:
-        FileNotFoundError, ValueError: Missing file or wrong shape (the
-            message names the file).
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'teacher logits file not found: {path}')
-    arr = np.load(path)
-    if arr.ndim != 2:
-        raise ValueError(f'{path}: teacher logits must be (N, C), got '
-                         f'{arr.shape}')
-    if num_points is not None and arr.shape[0] != num_points:
-        raise ValueError(f'{path}: {arr.shape[0]} rows of teacher logits '
-                         f'for a scan of {num_points} points')
-    if num_classes is not None and arr.shape[1] != num_classes:
-        raise ValueError(f'{path}: {arr.shape[1]} logit columns, expected '
-                         f'{num_classes}')
-    return arr.astype(np.float32, copy=False)
+from ..datasets.point_arrays import load_point_array
+from ..datasets.teacher_logits import (file_sha256, logits_path,
+                                       make_manifest, prepare_output_dir,
+                                       save_logits)
 
 
 def dump_teacher_logits(config: str,
@@ -192,7 +32,10 @@ def dump_teacher_logits(config: str,
     sequences of ``<split>_dataloader`` (else the config's
     ``<split>_sequences``, if any). Frames whose file exists
     already are skipped, so an interrupted run resumes; files are written
-    atomically, so an existing file is always complete.
+    atomically, and an existing file counts as done only if it is a
+    readable (N, C) array of finite numbers for its scan: a truncated,
+    garbage or pickled file is reported (a warning naming it) and written
+    again.
 
     Args:
         config (str): Teacher config file.
@@ -212,6 +55,7 @@ def dump_teacher_logits(config: str,
     from mmengine.registry import init_default_scope
 
     from mmdet3d.registry import DATASETS, MODELS
+    from ..engine.setup_check import check_data_model
     from .checkpoint import load_matching_checkpoint
     from .config import load_config
 
@@ -231,6 +75,7 @@ def dump_teacher_logits(config: str,
     classes = _class_names(dataset, cfg)
 
     model = MODELS.build(cfg.model)
+    check_data_model(cfg, model)
     load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
     if len(classes) != model.num_classes:
@@ -244,15 +89,17 @@ def dump_teacher_logits(config: str,
 
     written = skipped = 0
     for i in range(len(dataset)):
-        key = _frame_key(dataset.get_data_info(i))
-        if key is not None and osp.isfile(logits_path(out_dir, *key)):
+        info = dataset.get_data_info(i)
+        key = _frame_key(info)
+        if key is not None and _is_done(logits_path(out_dir, *key), info,
+                                        len(classes)):
             skipped += 1
             continue
         data = dataset[i]
         meta = data['data_samples'].metainfo
         key = (meta['sequence'], meta['frame_id'])
         path = logits_path(out_dir, *key)
-        if osp.isfile(path):
+        if _is_done(path, meta, len(classes)):
             skipped += 1
             continue
         with torch.no_grad():
@@ -272,6 +119,28 @@ def dump_teacher_logits(config: str,
         log(f'teacher logits: {written} written, {skipped} already there, '
             f'in {out_dir}')
     return dict(written=written, skipped=skipped)
+
+
+def _is_done(path: str, info: dict, num_classes: int) -> bool:
+    """Whether ``path`` holds this frame's logits already: a readable
+    (N, C) array of finite numbers, N the scan's points (its file size),
+    C the classes. Anything else (truncated, garbage, a pickle, another
+    shape) is not done: it is reported and written again."""
+    if not osp.isfile(path):
+        return False
+    scan = info.get('lidar_path')
+    num_points = (osp.getsize(scan) // 16 if scan and osp.isfile(scan)
+                  else info.get('num_points'))
+    try:
+        if num_points is None:
+            raise ValueError(f'{path}: the scan of these logits is unknown')
+        load_point_array(path, int(num_points), num_classes,
+                         'teacher logits', 'classes', 'num_classes', scan)
+    except ValueError as err:
+        print_log(f'{err}: written again', logger='current',
+                  level=logging.WARNING)
+        return False
+    return True
 
 
 def _class_names(dataset, cfg) -> List[str]:

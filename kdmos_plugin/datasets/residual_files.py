@@ -1,7 +1,7 @@
 """Precomputed motion-feature files in the published layout.
 
 ``<root>/<seq>/residual_images/<frame:06d>.npy``: (N, 8) float32, rows in
-``.bin`` point order (REFERENCE 1.5). Written by
+``.bin`` point order (docs/METHOD.md 1.5). Written by
 :func:`write_reference_residuals` (``tools/create_data.py --residual-root``)
 and read by ``MOSMotionFeatures(mode='file')``.
 """
@@ -12,8 +12,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from .bev_residuals import iter_reference_residuals
-from .kitti_io import (camera_to_lidar_poses, read_calib, read_points,
-                       read_poses)
+from .kitti_io import read_lidar_poses, read_points
 from .mos_infos import list_sequence
 
 
@@ -39,18 +38,28 @@ def write_reference_residuals(data_root: str,
 
     Returns:
         dict: sequence -> number of files written.
+
+    Raises:
+        ForeignFilesError: A residual file to be written exists and was
+            not written by this package (nothing is written then).
     """
+    from ..utils.owned_files import claim_files
+    infos = [list_sequence(data_root, seq, poses_root) for seq in sequences]
+    claim_files(out_root, [
+        osp.relpath(residual_file_path(out_root, info['sequence'], fid),
+                    out_root)
+        for info in infos for fid in info['frame_ids']
+    ], hint='Use another residual root.')
     written = {}
-    for seq in sequences:
-        info = list_sequence(data_root, seq, poses_root)
+    for seq, info in zip(sequences, infos):
         for what in ('poses_path', 'calib_path'):
             if info[what] is None:
                 raise FileNotFoundError(
                     f'sequence {seq}: no {what[:-5]} file under {data_root}')
         frame_ids = info['frame_ids']
-        cam = read_poses(info['poses_path'], num_scans=len(frame_ids))
-        Tr = read_calib(info['calib_path'])['Tr']
-        poses = camera_to_lidar_poses(cam, Tr)
+        poses = read_lidar_poses(num_scans=len(frame_ids),
+                                 poses_path=info['poses_path'],
+                                 calib_path=info['calib_path'])
         poses = dict(enumerate(poses[np.asarray(frame_ids)]))
         paths = info['lidar_paths']
         count = 0
@@ -58,7 +67,9 @@ def write_reference_residuals(data_root: str,
                 lambda i: read_points(paths[i]), poses, len(paths)):
             out = residual_file_path(out_root, seq, frame_ids[j])
             os.makedirs(osp.dirname(out), exist_ok=True)
-            np.save(out, feats.numpy())
+            tmp = out[:-4] + '.tmp.npy'
+            np.save(tmp, feats.numpy())
+            os.replace(tmp, out)
             count += 1
         written[seq] = count
     return written

@@ -12,14 +12,17 @@ The readers return (N, 4) float32 x, y, z [m], raw intensity (NaN where the
 file has no intensity field); fields may come in any order and in any
 numeric type.
 """
+import logging
 import os
 import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..datasets.kitti_io import (KittiFormatError, read_lidar_poses,
-                                 read_points)
+from mmengine.logging import print_log
+
+from ..datasets.kitti_io import (KittiFormatError, frame_gap_problem,
+                                 read_lidar_poses, read_points, scan_files)
 from .base import (POINT_SOURCES, Frame, PointCloudSource, SourceFormatError,
                    check_timestamps, natural_sorted, points_from_fields)
 from .pcd import read_pcd
@@ -182,12 +185,19 @@ class FolderSource(PointCloudSource):
                          [f'scan {i}' for i in range(len(self.times))])
 
     def _list(self, folder: str) -> List[str]:
-        names = [n for n in os.listdir(folder)
-                 if osp.splitext(n)[1].lower() in self.SUFFIXES]
-        if not names:
+        # kitti_io.scan_files: by frame number, macOS ._* files skipped
+        files = natural_sorted(
+            [f for suffix in self.SUFFIXES for f in scan_files(folder, suffix)])
+        if not files:
             raise SourceFormatError(
                 f'{folder}: no {"/".join(self.SUFFIXES)} scans')
-        return [osp.join(folder, n) for n in natural_sorted(names)]
+        stems = [osp.splitext(osp.basename(f))[0] for f in files]
+        if all(s.isdigit() for s in stems):
+            gap = frame_gap_problem([int(s) for s in stems])
+            if gap:
+                print_log(f'{folder}: {gap}', logger='current',
+                          level=logging.WARNING)
+        return files
 
     def __len__(self) -> int:
         return len(self.files)

@@ -24,7 +24,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.logging import print_log
 
-from ..datasets.kitti_io import camera_to_lidar_poses, read_calib, read_poses
+from ..datasets.kitti_io import (camera_to_lidar_poses, read_calib,
+                                 read_poses, rigid_transform_problem)
 from .base import SourceFormatError
 
 PathLike = Union[str, os.PathLike]
@@ -64,23 +65,19 @@ def quaternion_to_matrix(q: Sequence[float]) -> np.ndarray:
 
 
 def check_rigid(poses: np.ndarray, path: str,
-                lines: Optional[Sequence[int]] = None,
-                tol: float = 1e-3) -> None:
-    """Raise unless every (4, 4) pose is a rigid transform.
+                lines: Optional[Sequence[int]] = None) -> None:
+    """Raise unless every (4, 4) pose is a rigid transform
+    (:func:`~kdmos_plugin.datasets.kitti_io.rigid_transform_problem`).
 
     Raises:
         SourceFormatError: Naming the file and the pose's line (or index).
     """
     for i, pose in enumerate(poses):
-        where = f'line {lines[i]}' if lines is not None else f'pose {i}'
-        rot = pose[:3, :3]
-        if not np.isfinite(pose).all() or \
-                np.abs(rot.T @ rot - np.eye(3)).max() > tol or \
-                abs(np.linalg.det(rot) - 1) > tol or \
-                np.abs(pose[3] - [0, 0, 0, 1]).max() > tol:
+        problem = rigid_transform_problem(pose)
+        if problem is not None:
+            where = f'line {lines[i]}' if lines is not None else f'pose {i}'
             raise SourceFormatError(
-                f'{path}: {where} is not a rigid transform (rotation not '
-                f'orthonormal with determinant 1, or last row not 0 0 0 1)')
+                f'{path}: {where}: not a rigid transform: {problem}')
 
 
 def _matrices(path: str, rows, width: int) -> Tuple[np.ndarray, List[int]]:
@@ -185,7 +182,6 @@ def read_pose_file(path: PathLike,
                 raise SourceFormatError(
                     f'{path}: KITTI camera poses need the calib.txt of the '
                     f'sequence (--calib)')
-            check_rigid(poses, path, lines)
             poses = camera_to_lidar_poses(poses, read_calib(calib)['Tr'])
     check_rigid(poses, path, lines)
     return _enough(poses, path, num_scans)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kdmos_plugin.apis.demo import Demo, clear_output_dir
-from kdmos_plugin.apis.teacher_logits import logits_path
+from kdmos_plugin.datasets.teacher_logits import logits_path
 from kdmos_plugin.datasets.kitti_io import read_points
 
 TRAIN_SCANS = 8

@@ -1,5 +1,5 @@
-"""tools/dump_teacher_logits.py and kdmos_plugin.apis.teacher_logits: files,
-manifest, resume, refusal, and the round trip through LoadTeacherLogits."""
+"""tools/dump_teacher_logits.py and the dump loop it calls: files, manifest,
+resume, refusal, and the round trip through LoadTeacherLogits."""
 import json
 import os
 import os.path as osp
@@ -16,10 +16,9 @@ from mmdet3d.registry import DATASETS, MODELS
 
 import kdmos_plugin  # noqa: F401
 from kdmos_plugin.apis import load_config
-from kdmos_plugin.apis.teacher_logits import (MANIFEST_NAME,
-                                              dump_teacher_logits,
-                                              file_sha256, logits_path,
-                                              read_manifest)
+from kdmos_plugin.apis.teacher_logits import dump_teacher_logits
+from kdmos_plugin.datasets.teacher_logits import (MANIFEST_NAME, file_sha256,
+                                                  logits_path, read_manifest)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/kdmos/teacher_sparse4d_synthetic.py')
@@ -33,7 +32,7 @@ def _options(root):
         'train_dataloader.dataset.sequences': ['00'],
         'train_dataloader.dataset.data_root': root,
         'test_dataloader.dataset.data_root': root,
-        'model.voxelizer.voxel_size': (0.5, 0.5, 0.5, 1),
+        'model.voxel_encoder.voxel_size': (0.5, 0.5, 0.5, 1),
         'model.backbone.channels': (8, 16),
         'model.backbone.num_blocks': 1,
         'model.backbone.decoder_blocks': 1,
@@ -159,8 +158,8 @@ def test_cli_writes_float16(setup, monkeypatch):
                 'train_dataloader = dict(dataset=dict('
                 'data_root=train_dataloader_dataset_data_root, '
                 'sequences=train_dataloader_dataset_sequences))\n'
-                'model = dict(voxelizer=dict(voxel_size='
-                'model_voxelizer_voxel_size), backbone=dict('
+                'model = dict(voxel_encoder=dict(voxel_size='
+                'model_voxel_encoder_voxel_size), backbone=dict('
                 'channels=model_backbone_channels, num_blocks='
                 'model_backbone_num_blocks, decoder_blocks='
                 'model_backbone_decoder_blocks, time_kernel='

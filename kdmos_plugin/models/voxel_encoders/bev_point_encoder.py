@@ -6,13 +6,14 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet3d.registry import MODELS
-from .pillar_scatter import (REDUCE_BACKENDS, pillar_keys, pillar_max,
-                             scatter_to_bev, unique_pillars)
+from ..layers.pillar_scatter import (REDUCE_BACKENDS, pillar_keys,
+                                     pillar_max, scatter_to_bev,
+                                     unique_pillars)
 
 
 @MODELS.register_module()
 class BEVPointEncoder(nn.Module):
-    """Encode points and pool them into polar BEV maps (REFERENCE.md 2.1).
+    """Encode points and pool them into polar BEV maps (docs/METHOD.md 2.1).
 
     ::
 
