@@ -23,8 +23,9 @@ poses used), ``OUT/summary.json`` (scans, points, moving share, time a
 scan), and with ``--vis`` a BEV picture per scan in ``OUT/vis/`` and the
 animated ``OUT/recording.gif``. Files in OUT that this tool did not write
 (e.g. ground truth, with ``--out SEQ/labels``) are never replaced: the run
-stops before writing anything, unless ``--overwrite``. Malformed input stops with an error naming
-the file (and topic and message of a bag; docs/MALFORMED_INPUT.md).
+stops before writing anything, unless ``--overwrite``. Malformed input
+stops with an error naming the file (and topic and message of a bag;
+docs/MALFORMED_INPUT.md).
 """
 import argparse
 

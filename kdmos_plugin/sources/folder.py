@@ -186,8 +186,8 @@ class FolderSource(PointCloudSource):
 
     def _list(self, folder: str) -> List[str]:
         # kitti_io.scan_files: by frame number, macOS ._* files skipped
-        files = natural_sorted(
-            [f for suffix in self.SUFFIXES for f in scan_files(folder, suffix)])
+        files = natural_sorted([f for suffix in self.SUFFIXES
+                                for f in scan_files(folder, suffix)])
         if not files:
             raise SourceFormatError(
                 f'{folder}: no {"/".join(self.SUFFIXES)} scans')

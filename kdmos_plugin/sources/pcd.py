@@ -164,7 +164,8 @@ def read_pcd(path: PathLike) -> np.ndarray:
     raise SourceFormatError(f'{path}: unknown PCD DATA kind {data!r}')
 
 
-def write_pcd(path: PathLike, points: np.ndarray, data: str = 'binary') -> None:
+def write_pcd(path: PathLike, points: np.ndarray,
+              data: str = 'binary') -> None:
     """Write a ``.pcd`` file atomically.
 
     Args:

@@ -52,7 +52,7 @@ TURN_DEG = 1.0   # a scan: turning above this [deg]
 
 def ensure_data(root: str, seed: int = 0) -> None:
     """Write the held-out sequences that are missing (small preset)."""
-    from kdmos_plugin.datasets.synthetic import write_sequence
+    from kdmos_plugin.synthetic import write_sequence
     for seq, (num, start, _) in SEQUENCES.items():
         if osp.isfile(osp.join(root, 'sequences', seq, 'poses.txt')):
             continue
