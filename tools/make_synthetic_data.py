@@ -7,7 +7,9 @@ Usage:
 
 Writes ``OUT/sequences/XX/{velodyne,labels}/NNNNNN.*``, ``poses.txt``,
 ``calib.txt`` and ``times.txt`` exactly as SemanticKITTI. The same seed gives
-byte-identical files. ``--kitti-poses`` drives the ego vehicle along a window
+byte-identical files. Files of those names that this tool did not write
+(e.g. a real dataset at OUT) are never replaced: it stops first.
+``--kitti-poses`` drives the ego vehicle along a window
 of the real KITTI trajectory of the same sequence number (``XX/poses.txt``);
 without it the trajectory is procedural (curved, varying speed, a stop).
 See ``kdmos_plugin.synthetic``.
@@ -38,6 +40,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from kdmos_plugin.synthetic import write_sequence
+    from kdmos_plugin.utils.owned_files import claim_files
+    claim_files(args.out, [
+        f'sequences/{seq}/{name}' for seq in args.sequences
+        for name in ['poses.txt', 'calib.txt', 'times.txt'] + [
+            f'{folder}/{i:06d}.{ext}' for i in range(args.scans)
+            for folder, ext in (('velodyne', 'bin'), ('labels', 'label'))]
+    ], hint='Write the synthetic data to another folder.')
     for seq in args.sequences:
         start = time.perf_counter()
         path = write_sequence(args.out, seq, args.scans, args.seed,

@@ -3,18 +3,18 @@ import os.path as osp
 from collections import OrderedDict
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-import mmengine
 import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmdet3d.registry import DATASETS
 
 from .frame_filter import keep_dynamic_frames, moving_point_counts
-from .kitti_io import LABEL_DTYPES, read_lidar_poses
+from .kitti_io import (LABEL_DTYPES, KittiFormatError, frame_gap_problem,
+                       read_lidar_poses)
 from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS,
                         MOS_2CLASS_CLASSES, MOS_CLASSES, build_lut,
                         resolve_label_map)
-from .mos_infos import SPLITS, all_sequences, list_sequence
+from .mos_infos import SPLITS, all_sequences, list_sequence, load_info_file
 
 #: BGR-free RGB palette of the 4 classes (unlabeled, static, movable, moving).
 MOS_PALETTE = [[0, 0, 0], [180, 180, 180], [30, 144, 255], [255, 40, 40]]
@@ -153,7 +153,7 @@ class SemanticKittiMOSDataset(BaseDataset):
         return osp.join(self.data_root, path)
 
     def _sequences_from_infos(self) -> Dict[str, dict]:
-        infos = mmengine.load(self.ann_file)
+        infos = load_info_file(self.ann_file)
         if not isinstance(infos, dict) or 'data_list' not in infos:
             raise ValueError(f'{self.ann_file}: not a MOS info file (no '
                              f'data_list); write it with tools/create_data.py')
@@ -191,6 +191,10 @@ class SemanticKittiMOSDataset(BaseDataset):
                 info[key] = [info[key][i] for i in order]
             if info['label_paths'] is not None:
                 info['label_paths'] = [info['label_paths'][i] for i in order]
+            gap = frame_gap_problem(info['frame_ids'])
+            if gap:
+                raise KittiFormatError(
+                    f'{self.ann_file}: sequence {seq}: {gap}')
         return out
 
     def _lidar_poses(self, info: dict) -> np.ndarray:

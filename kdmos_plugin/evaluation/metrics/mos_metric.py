@@ -23,6 +23,10 @@ from mmdet3d.registry import METRICS
 from ...datasets.kitti_io import write_labels
 from ...datasets.label_map import MOS_CLASSES
 
+#: The files a submission holds, relative to ``submission_prefix``.
+SUBMISSION_PATTERN = 'sequences/*/predictions/*.label'
+
+
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray,
                      num_classes: int) -> np.ndarray:
     """Count (gt, pred) pairs.
