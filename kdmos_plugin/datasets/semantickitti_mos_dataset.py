@@ -35,7 +35,8 @@ class SemanticKittiMOSDataset(BaseDataset):
         label_lut ((65536,) int64 raw semantic id -> train id, -1 unknown),
         label_dtype (str: 'uint32' or 'uint8', the label files' type),
         seq_info (dict shared by the sequence's samples: lidar_paths,
-            frame_ids (S,) int64, lidar_poses (S, 4, 4) float64 or None)
+            frame_ids (S,) int64, lidar_poses (S, 4, 4) float64 or None,
+            sensor (SensorProfile or None, see ``sensor``))
 
     Args:
         data_root: Dataset root.
@@ -51,6 +52,12 @@ class SemanticKittiMOSDataset(BaseDataset):
             (``{raw id: train id}`` or ``{class name: [raw ids]}``).
         label_dtype: Element type of the ``.label`` files: ``'uint32'``
             (SemanticKITTI, default) or ``'uint8'`` (nuScenes-MOS).
+        sensor: The sensor profile of the scans, for
+            ``MOSNormalizeIntensity``: None (default: unknown, intensities
+            pass as they are), a preset name or profile file for every
+            sequence, ``{sequence: name or file}``, or ``'auto'``: each
+            sequence's ``sensor.json`` (as ``tools/make_synthetic_data.py
+            --sensor`` writes it; missing is an error).
         filter_static_frames: Keep only frames with moving points plus every
             ``filter_every_n``-th frame (docs/METHOD.md 1.3; meant for train).
         filter_every_n: See ``filter_static_frames``.
@@ -80,6 +87,7 @@ class SemanticKittiMOSDataset(BaseDataset):
                  sequences: Optional[Sequence[str]] = None,
                  label_map: Union[str, Mapping] = 'mos_4class',
                  label_dtype: str = 'uint32',
+                 sensor: Union[None, str, Mapping[str, str]] = None,
                  filter_static_frames: bool = False,
                  filter_every_n: int = 10,
                  filter_exempt_sequences: Optional[Sequence[str]] = None,
@@ -108,6 +116,7 @@ class SemanticKittiMOSDataset(BaseDataset):
                              'moving ids in uint32 labels; it does not read '
                              f'{label_dtype} labels')
         self.label_dtype = label_dtype
+        self.sensor = sensor
         self.split = split
         self.sequences = [_sequence_name(s) for s in sequences]
         self.filter_static_frames = filter_static_frames
@@ -241,7 +250,8 @@ class SemanticKittiMOSDataset(BaseDataset):
                 label_paths=info['label_paths'],
                 frame_ids=frame_ids,
                 lidar_poses=self._lidar_poses(info)
-                if self.load_poses else None)
+                if self.load_poses else None,
+                sensor=self._sensor_profile(seq, info))
             self.sequence_table[seq] = table
             keep = [True] * len(frame_ids)
             if self.filter_static_frames and \
@@ -270,6 +280,27 @@ class SemanticKittiMOSDataset(BaseDataset):
                         if info['label_paths'] is not None else None,
                         num_points=num_points[i]))
         return data_list
+
+    def _sensor_profile(self, seq: str, info: dict):
+        """The sensor profile of one sequence (see ``sensor``), or None."""
+        if self.sensor is None:
+            return None
+        from ..sources.sensor_profile import get_profile
+        if isinstance(self.sensor, Mapping):
+            if seq not in self.sensor:
+                raise ValueError(f'sensor names no profile for sequence '
+                                 f'{seq} (it has {sorted(self.sensor)})')
+            return get_profile(self.sensor[seq])
+        if self.sensor == 'auto':
+            path = osp.join(osp.dirname(osp.dirname(info['lidar_paths'][0])),
+                            'sensor.json')
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f"sensor='auto': no sensor profile {path} for sequence "
+                    f'{seq} (tools/make_synthetic_data.py --sensor writes '
+                    'one)')
+            return get_profile(path)
+        return get_profile(self.sensor)
 
     def _list_sequence(self, seq: str) -> dict:
         """The files of one sequence (see ``mos_infos.list_sequence``);

@@ -11,7 +11,7 @@
 _base_ = ['./semantickitti_mos.py']
 
 data_root = 'data/apollo_mos'
-sensor = 'HDL-64E'  # its sensor profile (kdmos_plugin.sources.sensor_profile)
+sensor = 'hdl64e'  # its sensor profile (kdmos_plugin.sources.sensor_profile)
 label_map = 'apollo_mos'
 apollo_sequences = 'all'
 

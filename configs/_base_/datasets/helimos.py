@@ -17,8 +17,11 @@ _base_ = ['./semantickitti_mos.py']
 
 data_root = 'data/helimos/KAIST05/Deskewed_LiDAR'
 helimos_sensors = ['Aeva', 'Avia', 'Ouster', 'Velodyne']
-sensor_of = dict(Ouster='OS2-128', Velodyne='VLP-16', Avia='Livox Avia',
-                 Aeva='Aeva Aeries II')  # sensor profile names
+# the devices (no preset profiles for them yet except vlp16: the OS2-128,
+# Avia and Aeries II need profile files, and the two solid-state sensors do
+# not fit a spinning-LiDAR profile)
+sensor_of = dict(Ouster='OS2-128', Velodyne='vlp16', Avia='Livox Avia',
+                 Aeva='Aeva Aeries II')
 label_map = 'helimos'
 
 train_dataloader = dict(

@@ -16,7 +16,10 @@
 _base_ = ['./semantickitti_mos.py']
 
 data_root = 'data/nuscenes_mos'
-sensor = 'HDL-32E'  # its sensor profile (kdmos_plugin.sources.sensor_profile)
+sensor = 'hdl32e'  # its sensor profile (kdmos_plugin.sources.sensor_profile)
+# The HDL-32E reports intensity 0-255 and the models learned 0-1: if your
+# converter kept 0-255, set the datasets' sensor=sensor and rebuild the
+# pipelines with mos_pipeline(..., normalize_intensity=True).
 label_map = 'nuscenes_mos'
 label_dtype = 'uint8'
 nuscenes_sequences = 'all'
