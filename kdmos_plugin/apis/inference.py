@@ -42,6 +42,7 @@ from ..datasets.kitti_io import (check_rigid_transform, frame_gap_problem,
 from ..deploy.backends import BaseBackend, build_backend
 from ..engine.setup_check import check_data_model
 from ..models.segmentors import KDMOSStudent
+from ..sources import Odometry, get_profile
 from .checkpoint import load_matching_checkpoint
 
 #: Pipeline steps that need ground truth; inference drops them.
@@ -209,30 +210,47 @@ class MOSStreamer:
     """Online moving-object segmentation, one scan at a time.
 
     Keeps the last ``K`` scans (``K`` = ``num_past`` of the pipeline's
-    ``LoadMOSScans``) and their poses in a bounded buffer and returns the
-    same labels as the batch inference (:func:`infer_sequence`) of the same
-    scans. The motion features must be causal
-    (``MOSMotionFeatures(mode='causal')``): the reference features look 7
-    scans ahead.
+    ``LoadMOSScans``) and their poses in a bounded buffer and runs the same
+    pipeline and model as :func:`infer_sequence`, so it returns the same
+    labels as the batch inference of the same scans. The motion features
+    must be causal (``MOSMotionFeatures(mode='causal')``): the reference
+    features look 7 scans ahead.
 
-    Incremental path (``incremental=True``, the default for the standard
-    inference pipeline ``LoadMOSScans -> MOSMotionFeatures(causal) ->
-    PolarVoxelize -> PackMOSInputs``): each scan is checked and converted
-    once, when it arrives (its float64 coordinates are kept beside it);
-    a step then moves the buffered scans into the new frame with the
-    pipeline's own formula (``inv(P_t) @ P_j``, float64, rounded to
-    float32), computes the causal channels from those per-scan tensors and
-    voxelises only the new scan. It skips what the student does not read:
-    the merged ``multi_points`` array, its packing and its NaN check, and
-    the ground-truth voxel lists. The height images themselves live in the
-    frame of the current scan (a polar image around the sensor), so every
-    step bins the window's points again: reusing images made in an older
-    frame would change the features, and the labels would no longer equal
-    the batch inference. ``incremental=False`` runs the whole pipeline.
+    With a sensor ``profile`` (:class:`~kdmos_plugin.sources.SensorProfile`
+    or a preset name / file) the stream adapts to the sensor: the raw
+    intensity is normalised (:meth:`SensorProfile.normalize_points`; NaN =
+    none, filled), the points are lifted by
+    :meth:`SensorProfile.height_offset` so that the road lies where the
+    training sensor saw it (the poses are conjugated to match), and the
+    past scans are taken every :meth:`SensorProfile.scan_stride` scans (every
+    2nd at 20 Hz) so that they span the training window. With ``odometry``
+    a scan given without a pose gets one from LiDAR odometry
+    (:class:`~kdmos_plugin.sources.Odometry`, KISS-ICP), so a live stream
+    needs no poses.
+
+    Incremental path (``incremental=True``, the default for the BEV
+    student and the standard inference pipeline ``LoadMOSScans ->
+    MOSMotionFeatures(causal) -> PolarVoxelize -> PackMOSInputs``): each
+    scan is checked and converted once, when it arrives (its float64
+    coordinates are kept beside it); a step then moves the window's scans
+    into the new frame with the pipeline's own formula (``inv(P_t) @ P_j``,
+    float64, rounded to float32), computes the causal channels from those
+    per-scan tensors and voxelises only the new scan. It skips what the
+    student does not read: the merged ``multi_points`` array, its packing
+    and its NaN check, and the ground-truth voxel lists. The height images
+    live in the frame of the current scan (a polar image around the
+    sensor), so every step bins the window's points again: images made in
+    an older frame would change the features, and the labels would no
+    longer equal the batch inference. ``incremental=False`` runs the whole
+    pipeline.
 
     Args:
         model: A MOS segmentor in eval mode.
         pipeline: From :func:`init_mos_model`.
+        profile: The sensor (None: the scans are fed as given, every scan a
+            past scan: the training sensor).
+        odometry: ``True`` (KISS-ICP with the profile's ranges), an
+            :class:`~kdmos_plugin.sources.Odometry`, or None / False.
         backend: ``'torch'`` (default), ``'onnxruntime'``, ``'openvino'``
             or a built :mod:`kdmos_plugin.deploy` backend.
         incremental: Use the incremental path (None: for a BEV student
@@ -241,7 +259,11 @@ class MOSStreamer:
             build_backend` (``precision``, ``onnx``, ``threads``, ...).
     """
 
-    def __init__(self, model: nn.Module, pipeline: Compose,
+    def __init__(self,
+                 model: nn.Module,
+                 pipeline: Compose,
+                 profile=None,
+                 odometry=None,
                  backend: Union[None, str, BaseBackend] = None,
                  incremental: Optional[bool] = None,
                  **backend_options) -> None:
@@ -271,12 +293,21 @@ class MOSStreamer:
         self.model = model
         self.pipeline = pipeline
         self.backend = _resolve_backend(model, backend, backend_options)
-        self.num_past = loader.num_past
         self._voxelize = _pipeline_step(pipeline, 'PolarVoxelize')
         self._pack = _pipeline_step(pipeline, 'PackMOSInputs')
+        self.num_past = loader.num_past
+        self.profile = None if profile is None else get_profile(profile)
+        self.stride = 1 if self.profile is None else \
+            self.profile.scan_stride()
+        self.height_offset = 0.0 if self.profile is None else \
+            self.profile.height_offset()
+        if odometry is True:
+            odometry = Odometry.for_profile(self.profile or get_profile())
+        self.odometry = odometry or None
         self.buffer: Deque[Tuple[np.ndarray, np.ndarray]] = deque(
-            maxlen=self.num_past + 1)
-        self._xyz64: Deque[torch.Tensor] = deque(maxlen=self.num_past + 1)
+            maxlen=self.num_past * self.stride + 1)
+        self._xyz64: Deque[torch.Tensor] = deque(
+            maxlen=self.num_past * self.stride + 1)
         self.count = 0
 
     def reset(self) -> None:
@@ -284,6 +315,8 @@ class MOSStreamer:
         self.buffer.clear()
         self._xyz64.clear()
         self.count = 0
+        if self.odometry is not None:
+            self.odometry.reset()
 
     def step(self,
              points: np.ndarray,
@@ -291,9 +324,11 @@ class MOSStreamer:
         """Segment one scan.
 
         Args:
-            points (np.ndarray): (N, 4) float32 x, y, z [m], intensity.
+            points (np.ndarray): (N, 4) float32 x, y, z [m], intensity (as
+                the sensor reports it when the streamer has a profile).
             pose (np.ndarray, optional): (4, 4) LiDAR pose in the frame of
-                the previous poses; ``None`` = identity (static sensor).
+                the previous poses; ``None`` = from the odometry, or the
+                identity (static sensor) without one.
 
         Returns:
             np.ndarray: (N,) int64 train ids (0 unlabeled, 1 static,
@@ -312,51 +347,85 @@ class MOSStreamer:
         if points.ndim != 2 or points.shape[1] != 4:
             raise ValueError(f'scan {self.count}: expected (N, 4) points, '
                              f'got {points.shape}')
+        if self.profile is not None:
+            points = self.profile.normalize_points(points)
         if not np.isfinite(points).all():
             rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
             raise ValueError(
                 f'scan {self.count}: {len(rows)} of {len(points)} points hold '
                 f'NaN or inf values (first at point {rows[0]})')
+        if pose is None and self.odometry is not None:
+            pose = self.odometry.register(points)
         pose = np.eye(4) if pose is None else check_rigid_transform(
             pose, f'scan {self.count}: its pose')
+        if self.height_offset:
+            points, pose = _lift(points, pose, self.height_offset)
         self.buffer.append((points, pose))
         self._xyz64.append(torch.from_numpy(points[:, :3]).to(torch.float64))
-        names = [f'stream/{self.count - len(self.buffer) + 1 + i:06d}'
-                 for i in range(len(self.buffer))]
-        t = len(self.buffer) - 1
+        # the current scan and every stride-th scan before it, oldest first
+        window = list(self.buffer)[::-1][::self.stride][::-1]
+        first = self.count - (len(window) - 1) * self.stride
+        names = [f'stream/{first + i * self.stride:06d}'
+                 for i in range(len(window))]
+        seq_info = dict(
+            lidar_paths=names,
+            lidar_poses=np.stack([p for _, p in window]),
+            sequence='stream',
+            scan_cache={i: pts for i, (pts, _) in enumerate(window)})
+        t = len(window) - 1
+        results = dict(lidar_path=names[t], scan_index=t, seq_info=seq_info,
+                       sequence='stream', frame_id=self.count)
         self.count += 1
         if len(points) == 0:
             _warn_empty(f'{names[t]} (scan {self.count - 1} of the stream)')
             return np.zeros(0, dtype=np.int64)
         if self.incremental:
-            packed = self._incremental_packed(names[t])
+            xyz64 = list(self._xyz64)[::-1][::self.stride][::-1]
+            packed = self._incremental_packed(window, xyz64, names[t],
+                                              self.count - 1)
         else:
-            seq_info = dict(
-                lidar_paths=names,
-                lidar_poses=np.stack([p for _, p in self.buffer]),
-                sequence='stream',
-                scan_cache={i: pts for i, (pts, _) in enumerate(self.buffer)})
-            packed = self.pipeline(dict(
-                lidar_path=names[t], scan_index=t, seq_info=seq_info,
-                sequence='stream', frame_id=self.count - 1))
+            packed = self.pipeline(results)
         return predict_packed(self.model, [packed], self.backend)[0]
 
-    def _incremental_packed(self, name: str) -> dict:
-        """The packed inputs of the newest scan (see the class docstring):
-        what ``LoadMOSScans -> MOSMotionFeatures(causal) -> PolarVoxelize
-        -> PackMOSInputs`` make of the buffer, without ``multi_points``."""
-        t = len(self.buffer) - 1
-        points, cur_pose = self.buffer[t]
+    def _incremental_packed(self, window: List[Tuple[np.ndarray,
+                                                     np.ndarray]],
+                            xyz64: List[torch.Tensor], name: str,
+                            frame_id: int) -> dict:
+        """The packed inputs of the newest scan of ``window`` (see the
+        class docstring): what ``LoadMOSScans -> MOSMotionFeatures(causal)
+        -> PolarVoxelize -> PackMOSInputs`` make of it, without
+        ``multi_points``.
+
+        Args:
+            window: (points, pose) of the window's scans, oldest first.
+            xyz64: Their (N_j, 3) float64 coordinates (own frames).
+            name: The scan's name (messages).
+            frame_id: Its number in the stream.
+        """
+        t = len(window) - 1
+        points, cur_pose = window[t]
         xyz = [torch.from_numpy(points[:, :3])]
         ages = [torch.zeros(len(points), dtype=torch.int64)]
         for k in range(1, self.num_past + 1):
             j = max(t - k, 0)  # clamped at the stream start, as batch
-            T = torch.from_numpy(relative_pose(cur_pose, self.buffer[j][1]))
-            xyz.append(torch.addmm(T[:3, 3], self._xyz64[j],
+            T = torch.from_numpy(relative_pose(cur_pose, window[j][1]))
+            xyz.append(torch.addmm(T[:3, 3], xyz64[j],
                                    T[:3, :3].T).to(torch.float32))
             ages.append(torch.full((len(xyz[-1]), ), k, dtype=torch.int64))
         motion = causal_residuals(torch.cat(xyz), torch.cat(ages),
                                   len(points), check_ages=False).numpy()
         results = dict(points=points, motion_feats=motion, lidar_path=name,
-                       sequence='stream', frame_id=self.count - 1)
+                       sequence='stream', frame_id=frame_id)
         return self._pack(self._voxelize(results))
+
+
+def _lift(points: np.ndarray, pose: np.ndarray,
+          dz: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Points moved up by ``dz`` [m] in their own frame, and the pose of
+    that moved frame (``pose @ inv(S)`` with ``S`` the shift), so that
+    relative poses between lifted scans stay exact."""
+    lifted = points.copy()
+    lifted[:, 2] += np.float32(dz)
+    shift_inv = np.eye(4)
+    shift_inv[2, 3] = -dz
+    return lifted, pose @ shift_inv

@@ -63,8 +63,8 @@ def test_incremental_streaming_equals_batch_inference(synthetic_root,
     packed_inc = []
     original = incremental._incremental_packed
 
-    def spy(name):
-        packed_inc.append(original(name))
+    def spy(*args):
+        packed_inc.append(original(*args))
         return packed_inc[-1]
 
     incremental._incremental_packed = spy
