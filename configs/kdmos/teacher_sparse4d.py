@@ -29,4 +29,4 @@ test_dataloader = val_dataloader
 
 model = dict(
     num_classes={{_base_.num_classes}},
-    voxelizer=dict(max_age={{_base_.num_past_scans}}))
+    voxel_encoder=dict(max_age={{_base_.num_past_scans}}))

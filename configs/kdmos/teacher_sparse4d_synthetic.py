@@ -27,7 +27,7 @@ test_dataloader = val_dataloader
 
 model = dict(
     num_classes={{_base_.num_classes}},
-    voxelizer=dict(
+    voxel_encoder=dict(
         voxel_size=(0.3, 0.3, 0.3, 1), max_age={{_base_.num_past_scans}}),
     backbone=dict(
         channels=(16, 32, 64),
