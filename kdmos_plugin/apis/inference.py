@@ -35,6 +35,7 @@ from mmdet3d.registry import MODELS
 from ..datasets.kitti_io import (check_rigid_transform, frame_gap_problem,
                                  scan_files)
 from ..engine.setup_check import check_data_model
+from ..sources import Odometry, get_profile
 from .checkpoint import load_matching_checkpoint
 
 #: Pipeline steps that need ground truth; inference drops them.
@@ -184,12 +185,32 @@ class MOSStreamer:
     must be causal (``MOSMotionFeatures(mode='causal')``): the reference
     features look 7 scans ahead.
 
+    With a sensor ``profile`` (:class:`~kdmos_plugin.sources.SensorProfile`
+    or a preset name / file) the stream adapts to the sensor: the raw
+    intensity is normalised (:meth:`SensorProfile.normalize_points`; NaN =
+    none, filled), the points are lifted by
+    :meth:`SensorProfile.height_offset` so that the road lies where the
+    training sensor saw it (the poses are conjugated to match), and the
+    past scans are taken every :meth:`SensorProfile.scan_stride` scans (every
+    2nd at 20 Hz) so that they span the training window. With ``odometry``
+    a scan given without a pose gets one from LiDAR odometry
+    (:class:`~kdmos_plugin.sources.Odometry`, KISS-ICP), so a live stream
+    needs no poses.
+
     Args:
         model: A MOS segmentor in eval mode.
         pipeline: From :func:`init_mos_model`.
+        profile: The sensor (None: the scans are fed as given, every scan a
+            past scan: the training sensor).
+        odometry: ``True`` (KISS-ICP with the profile's ranges), an
+            :class:`~kdmos_plugin.sources.Odometry`, or None / False.
     """
 
-    def __init__(self, model: nn.Module, pipeline: Compose) -> None:
+    def __init__(self,
+                 model: nn.Module,
+                 pipeline: Compose,
+                 profile=None,
+                 odometry=None) -> None:
         loader = _pipeline_step(pipeline, 'LoadMOSScans')
         if loader is None:
             raise ValueError('the pipeline has no LoadMOSScans step')
@@ -204,14 +225,24 @@ class MOSStreamer:
         self.model = model
         self.pipeline = pipeline
         self.num_past = loader.num_past
+        self.profile = None if profile is None else get_profile(profile)
+        self.stride = 1 if self.profile is None else \
+            self.profile.scan_stride()
+        self.height_offset = 0.0 if self.profile is None else \
+            self.profile.height_offset()
+        if odometry is True:
+            odometry = Odometry.for_profile(self.profile or get_profile())
+        self.odometry = odometry or None
         self.buffer: Deque[Tuple[np.ndarray, np.ndarray]] = deque(
-            maxlen=self.num_past + 1)
+            maxlen=self.num_past * self.stride + 1)
         self.count = 0
 
     def reset(self) -> None:
         """Forget the past scans (a new sequence starts)."""
         self.buffer.clear()
         self.count = 0
+        if self.odometry is not None:
+            self.odometry.reset()
 
     def step(self,
              points: np.ndarray,
@@ -219,9 +250,11 @@ class MOSStreamer:
         """Segment one scan.
 
         Args:
-            points (np.ndarray): (N, 4) float32 x, y, z [m], intensity.
+            points (np.ndarray): (N, 4) float32 x, y, z [m], intensity (as
+                the sensor reports it when the streamer has a profile).
             pose (np.ndarray, optional): (4, 4) LiDAR pose in the frame of
-                the previous poses; ``None`` = identity (static sensor).
+                the previous poses; ``None`` = from the odometry, or the
+                identity (static sensor) without one.
 
         Returns:
             np.ndarray: (N,) int64 train ids (0 unlabeled, 1 static,
@@ -240,22 +273,31 @@ class MOSStreamer:
         if points.ndim != 2 or points.shape[1] != 4:
             raise ValueError(f'scan {self.count}: expected (N, 4) points, '
                              f'got {points.shape}')
+        if self.profile is not None:
+            points = self.profile.normalize_points(points)
         if not np.isfinite(points).all():
             rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
             raise ValueError(
                 f'scan {self.count}: {len(rows)} of {len(points)} points hold '
                 f'NaN or inf values (first at point {rows[0]})')
+        if pose is None and self.odometry is not None:
+            pose = self.odometry.register(points)
         pose = np.eye(4) if pose is None else check_rigid_transform(
             pose, f'scan {self.count}: its pose')
+        if self.height_offset:
+            points, pose = _lift(points, pose, self.height_offset)
         self.buffer.append((points, pose))
-        names = [f'stream/{self.count - len(self.buffer) + 1 + i:06d}'
-                 for i in range(len(self.buffer))]
+        # the current scan and every stride-th scan before it, oldest first
+        window = list(self.buffer)[::-1][::self.stride][::-1]
+        first = self.count - (len(window) - 1) * self.stride
+        names = [f'stream/{first + i * self.stride:06d}'
+                 for i in range(len(window))]
         seq_info = dict(
             lidar_paths=names,
-            lidar_poses=np.stack([p for _, p in self.buffer]),
+            lidar_poses=np.stack([p for _, p in window]),
             sequence='stream',
-            scan_cache={i: pts for i, (pts, _) in enumerate(self.buffer)})
-        t = len(self.buffer) - 1
+            scan_cache={i: pts for i, (pts, _) in enumerate(window)})
+        t = len(window) - 1
         results = dict(lidar_path=names[t], scan_index=t, seq_info=seq_info,
                        sequence='stream', frame_id=self.count)
         self.count += 1
@@ -263,3 +305,15 @@ class MOSStreamer:
             _warn_empty(f'{names[t]} (scan {self.count - 1} of the stream)')
             return np.zeros(0, dtype=np.int64)
         return predict_packed(self.model, [self.pipeline(results)])[0]
+
+
+def _lift(points: np.ndarray, pose: np.ndarray,
+          dz: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Points moved up by ``dz`` [m] in their own frame, and the pose of
+    that moved frame (``pose @ inv(S)`` with ``S`` the shift), so that
+    relative poses between lifted scans stay exact."""
+    lifted = points.copy()
+    lifted[:, 2] += np.float32(dz)
+    shift_inv = np.eye(4)
+    shift_inv[2, 3] = -dz
+    return lifted, pose @ shift_inv
