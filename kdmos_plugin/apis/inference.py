@@ -37,8 +37,7 @@ from torch import nn
 
 from mmdet3d.registry import MODELS
 from ..datasets.bev_residuals import causal_residuals
-from ..datasets.kitti_io import (check_rigid_transform, frame_gap_problem,
-                                 relative_pose, scan_files)
+from ..datasets.kitti_io import check_rigid_transform, relative_pose
 from ..deploy.backends import BaseBackend, build_backend
 from ..engine.setup_check import check_data_model
 from ..models.segmentors import KDMOSStudent
@@ -162,21 +161,6 @@ def infer_sequence(model: nn.Module,
         results = dict(lidar_path=path, scan_index=t, seq_info=seq_info,
                        sequence=sequence, frame_id=t)
         yield path, predict_packed(model, [pipeline(results)], backend)[0]
-
-
-def scan_folder(folder: str) -> List[str]:
-    """The ``.bin`` scans of a folder in time order
-    (:func:`~kdmos_plugin.datasets.kitti_io.scan_files`: by frame number,
-    macOS ``._*`` files skipped with a warning); a warning names missing
-    frame numbers, whose neighbours become each other's past scans."""
-    paths = scan_files(folder)
-    stems = [osp.splitext(osp.basename(p))[0] for p in paths]
-    if stems and all(s.isdigit() for s in stems):
-        gap = frame_gap_problem([int(s) for s in stems])
-        if gap:
-            print_log(f'{folder}: {gap}', logger='current',
-                      level=logging.WARNING)
-    return paths
 
 
 def _is_empty_file(path: str) -> bool:
