@@ -364,7 +364,7 @@ def rigid_transform_problem(mat: np.ndarray) -> Optional[str]:
     except (TypeError, ValueError):
         return f'is not numeric ({mat.dtype})'
     if not np.isfinite(mat).all():
-        return 'holds NaN or inf'
+        return 'holds NaN or inf (not finite)'
     if not np.allclose(mat[3], [0, 0, 0, 1], rtol=0, atol=1e-9):
         return (f'last row is {mat[3].tolist()}, expected [0, 0, 0, 1]')
     rot = mat[:3, :3]
