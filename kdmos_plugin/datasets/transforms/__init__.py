@@ -8,9 +8,10 @@ from .mos_motion_features import MOSMotionFeatures
 from .mos_sphere_crop import MOSSphereCrop
 from .pack_mos_inputs import PackMOSInputs
 from .polar_voxelize import PolarVoxelize
+from .teacher_pseudo_labels import TeacherPseudoLabels
 
 __all__ = [
     'LoadMOSScans', 'LoadMOSLabels', 'MOSMotionFeatures', 'MOSGlobalAug',
     'PolarVoxelize', 'LoadTeacherLogits', 'PackMOSInputs', 'MambaMOSAug',
-    'MOSSphereCrop'
+    'MOSSphereCrop', 'TeacherPseudoLabels'
 ]
