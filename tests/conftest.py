@@ -145,7 +145,7 @@ def synthetic_root(tmp_path_factory) -> str:
     """Root of small-preset synthetic sequences '00' and '08' (10 scans
     each, seed 0) in the SemanticKITTI layout (ray-cast street scenes with
     parked and moving cars, cyclists and pedestrians)."""
-    from kdmos_plugin.datasets.synthetic import write_dataset
+    from kdmos_plugin.synthetic import write_dataset
     root = str(tmp_path_factory.mktemp('synthetic_mos'))
     write_dataset(root, ['00', '08'], num_scans=10, seed=0, preset='small')
     return root

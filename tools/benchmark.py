@@ -15,7 +15,7 @@ Sources (``--source``, default both), each topic runs on each in turn:
 * ``real``: the real SemanticKITTI scans of ``--sample-root`` (4 scans,
   about 122k points, no poses);
 * ``synthetic``: a sequence written by the project's generator
-  (:mod:`kdmos_plugin.datasets.synthetic`, preset ``full``: HDL-64E-like
+  (:mod:`kdmos_plugin.synthetic`, preset ``full``: HDL-64E-like
   64 x 2048 beams, about 125k points a scan) into a temporary folder, 15
   scans by default (7 past scans, the current one and 7 future ones for the
   reference motion features), with its true poses. The ego vehicle drives
@@ -41,6 +41,9 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / 'benchmarks'))
+from common import DEFAULT_SAMPLE, KITTI_POSES  # noqa: E402
+
 TOPICS = ('data', 'student', 'teacher', 'train')
 SOURCES = ('real', 'synthetic')
 #: (topic, measurement, comparison, bound): the targets of the issues.
@@ -80,7 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='skip the peak-memory subprocesses')
     parser.add_argument(
         '--sample-root',
-        default=str(HERE.parent / 'tests' / 'data' / 'semantickitti_sample'),
+        default=str(DEFAULT_SAMPLE),
         help='real SemanticKITTI scans (velodyne/, labels/)')
     parser.add_argument('--source', nargs='+', choices=SOURCES,
                         default=list(SOURCES),
@@ -92,10 +95,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='scans of the synthetic sequence (>= 15 for '
                         'the data topic)')
     parser.add_argument('--synthetic-seed', type=int, default=0)
-    kitti_poses = HERE.parent / 'tests' / 'data' / 'kitti_poses'
     parser.add_argument(
         '--synthetic-kitti-poses',
-        default=str(kitti_poses) if kitti_poses.is_dir() else '',
+        default=str(KITTI_POSES) if KITTI_POSES.is_dir() else '',
         help="folder of KITTI XX/poses.txt to drive along ('' for the "
         'procedural trajectory)')
     return parser.parse_args(argv)
@@ -118,7 +120,7 @@ def write_synthetic_source(root: str, num_scans: int = 15, seed: int = 0,
         Path: The sequence folder (``velodyne/``, ``labels/``,
         ``poses.txt``, ``calib.txt``), a ``sample_root`` for every topic.
     """
-    from kdmos_plugin.datasets.synthetic import write_sequence
+    from kdmos_plugin.synthetic import write_sequence
     return Path(write_sequence(root, '00', num_scans, seed, preset,
                                kitti_poses or None))
 

@@ -10,7 +10,7 @@ Writes ``OUT/sequences/XX/{velodyne,labels}/NNNNNN.*``, ``poses.txt``,
 byte-identical files. ``--kitti-poses`` drives the ego vehicle along a window
 of the real KITTI trajectory of the same sequence number (``XX/poses.txt``);
 without it the trajectory is procedural (curved, varying speed, a stop).
-See ``kdmos_plugin.datasets.synthetic``.
+See ``kdmos_plugin.synthetic``.
 """
 import argparse
 import time
@@ -37,7 +37,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from kdmos_plugin.datasets.synthetic import write_sequence
+    from kdmos_plugin.synthetic import write_sequence
     for seq in args.sequences:
         start = time.perf_counter()
         path = write_sequence(args.out, seq, args.scans, args.seed,

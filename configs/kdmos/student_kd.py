@@ -1,5 +1,5 @@
 # KDMOS: the polar-BEV student distilled from offline teacher logits, the
-# published recipe (REFERENCE.md sections 4 and 5): CE + Lovasz on voxels plus
+# published recipe (docs/METHOD.md sections 4 and 5): CE + Lovasz on voxels plus
 # 0.3 * (1 * TCKD on moving points + 3 * class-weighted NCKD), tau 4, no tau^2;
 # SGD 150 epochs; the best checkpoint by moving IoU on the val split.
 # Logits: python tools/dump_teacher_logits.py configs/kdmos/teacher_sparse4d.py

@@ -44,7 +44,7 @@ model = dict(
     loss_lovasz=dict(type='LovaszSoftmaxLoss', ignore_index=0,
                      loss_weight=1.0))
 
-# The MambaMOS augmentations (REFERENCE 3.2), as teacher_sparse4d.py.
+# The MambaMOS augmentations (docs/METHOD.md 3.2), as teacher_sparse4d.py.
 teacher_train_pipeline = mos_pipeline(
     _base_.num_past_scans, _base_.voxelize_cfg, train=True,
     train_aug='mambamos')

@@ -15,7 +15,7 @@ from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 # The teacher reads only the merged cloud: past scans, no future scans, no
 # motion features (PolarVoxelize stays for the packed student keys). It trains
 # with the MambaMOS augmentations (rotate, scale, flip, jitter, a sphere crop
-# keeping 80% of the merged cloud: REFERENCE 3.2); the crop drops points, so
+# keeping 80% of the merged cloud: docs/METHOD.md 3.2); the crop drops points, so
 # it is for training the teacher only, never for dumping logits.
 teacher_train_pipeline = mos_pipeline(
     _base_.num_past_scans, _base_.voxelize_cfg, train=True,

@@ -1,4 +1,4 @@
-"""BEV height-difference residuals: the 8 motion channels (REFERENCE 1.5).
+"""BEV height-difference residuals: the 8 motion channels (docs/METHOD.md 1.5).
 
 **Residual image.** A polar height image of H = 360 yaw rows by W = 480
 range columns: range is the 3-D norm over 0-60 m, ``col = floor((1 - r / 60)

@@ -1,4 +1,4 @@
-"""Filtering of mostly-static training frames (REFERENCE 1.3).
+"""Filtering of mostly-static training frames (docs/METHOD.md 1.3).
 
 The published training keeps every frame that holds moving points plus every
 10th frame (frame id divisible by 10), through a shipped whitelist. Here the

@@ -14,7 +14,8 @@ Formats (one scan ``NNNNNN`` of a sequence ``XX``)::
 
 Every reader checks its input and raises :class:`KittiFormatError` (a
 ``ValueError``) naming the file and what is wrong; a missing file raises
-``FileNotFoundError`` naming it.
+``FileNotFoundError`` naming it. Every writer creates the parent folders
+and writes atomically (a temporary file beside the target, then a rename).
 
 Pose convention: KITTI poses ``pose_i`` map camera-``i`` coordinates into the
 camera frame of scan 0. LiDAR poses are ``P_i = inv(Tr) @ inv(pose_0) @
@@ -44,6 +45,23 @@ def _check_exists(path: PathLike, what: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} file not found: {path}')
     return path
+
+
+def _write_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: parent folders are created,
+    the bytes go to a temporary file beside it, which then replaces
+    ``path``, so a reader never sees a partly written file."""
+    path = os.fspath(path)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _number_line(values) -> str:
+    """Numbers at full float64 precision, space-separated, one line."""
+    return ' '.join(repr(float(v)) for v in np.ravel(values)) + '\n'
 
 
 def read_points(path: PathLike) -> np.ndarray:
@@ -88,9 +106,7 @@ def write_points(path: PathLike, points: np.ndarray) -> None:
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 4:
         raise ValueError(f'{path}: points must be (N, 4), got {points.shape}')
-    path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    np.ascontiguousarray(points, dtype=np.float32).tofile(path)
+    _write_atomic(path, np.ascontiguousarray(points, np.float32).tobytes())
 
 
 def read_labels(path: PathLike,
@@ -136,9 +152,7 @@ def write_labels(path: PathLike, labels: np.ndarray) -> None:
         raise ValueError(f'{path}: labels must be (N,), got {labels.shape}')
     if labels.size and (labels.min() < 0 or labels.max() > 0xFFFFFFFF):
         raise ValueError(f'{path}: labels outside the uint32 range')
-    path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    np.ascontiguousarray(labels, dtype=np.uint32).tofile(path)
+    _write_atomic(path, np.ascontiguousarray(labels, np.uint32).tobytes())
 
 
 def _parse_numbers(path: str, lineno: int, text: str) -> np.ndarray:
@@ -206,12 +220,8 @@ def write_poses(path: PathLike, poses: np.ndarray) -> None:
     poses = np.asarray(poses, dtype=np.float64)
     if poses.ndim != 3 or poses.shape[1:] not in ((4, 4), (3, 4)):
         raise ValueError(f'{path}: poses must be (S, 4, 4), got {poses.shape}')
-    path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        for pose in poses:
-            f.write(' '.join(repr(float(v)) for v in pose[:3].reshape(-1)))
-            f.write('\n')
+    text = ''.join(_number_line(pose[:3]) for pose in poses)
+    _write_atomic(path, text.encode())
 
 
 def read_calib(path: PathLike) -> Dict[str, np.ndarray]:
@@ -263,15 +273,10 @@ def write_calib(path: PathLike,
     Tr = np.asarray(Tr, dtype=np.float64)
     if Tr.shape not in ((4, 4), (3, 4)):
         raise ValueError(f'{path}: Tr must be (4, 4), got {Tr.shape}')
-    path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        for key, value in (extra or {}).items():
-            value = np.asarray(value, dtype=np.float64).reshape(-1)
-            f.write(f'{key}: ' + ' '.join(repr(float(v)) for v in value))
-            f.write('\n')
-        f.write('Tr: ' + ' '.join(repr(float(v)) for v in Tr[:3].reshape(-1)))
-        f.write('\n')
+    lines = [f'{key}: ' + _number_line(np.asarray(value, np.float64))
+             for key, value in (extra or {}).items()]
+    lines.append('Tr: ' + _number_line(Tr[:3]))
+    _write_atomic(path, ''.join(lines).encode())
 
 
 def camera_to_lidar_poses(cam_poses: np.ndarray, Tr: np.ndarray) -> np.ndarray:
@@ -293,13 +298,24 @@ def camera_to_lidar_poses(cam_poses: np.ndarray, Tr: np.ndarray) -> np.ndarray:
     return left[None] @ cam_poses @ Tr[None]
 
 
-def read_lidar_poses(seq_dir: PathLike,
-                     num_scans: Optional[int] = None) -> np.ndarray:
+def read_lidar_poses(seq_dir: Optional[PathLike] = None,
+                     num_scans: Optional[int] = None,
+                     *,
+                     poses_path: Optional[PathLike] = None,
+                     calib_path: Optional[PathLike] = None) -> np.ndarray:
     """LiDAR poses of a sequence folder (``poses.txt`` and ``calib.txt``).
 
+    The one place that turns KITTI camera poses into LiDAR poses: datasets,
+    residual files, tools and benchmarks read their poses with it.
+
     Args:
-        seq_dir: ``sequences/XX`` (or any folder holding both files).
+        seq_dir: ``sequences/XX`` (or any folder holding both files); may
+            be None when both paths below are given.
         num_scans: As in :func:`read_poses`.
+        poses_path: The poses file, instead of ``<seq_dir>/poses.txt``
+            (e.g. from a separate poses folder).
+        calib_path: The calibration file, instead of
+            ``<seq_dir>/calib.txt``.
 
     Returns:
         np.ndarray: (S, 4, 4) float64 LiDAR-``i`` -> LiDAR-0 poses
@@ -309,9 +325,15 @@ def read_lidar_poses(seq_dir: PathLike,
         FileNotFoundError: Either file is missing (named).
         KittiFormatError: Either file is malformed (named).
     """
-    seq_dir = os.fspath(seq_dir)
-    cam = read_poses(osp.join(seq_dir, 'poses.txt'), num_scans)
-    Tr = read_calib(osp.join(seq_dir, 'calib.txt'))['Tr']
+    if seq_dir is None and (poses_path is None or calib_path is None):
+        raise ValueError('read_lidar_poses needs seq_dir or both poses_path '
+                         'and calib_path')
+    if poses_path is None:
+        poses_path = osp.join(os.fspath(seq_dir), 'poses.txt')
+    if calib_path is None:
+        calib_path = osp.join(os.fspath(seq_dir), 'calib.txt')
+    cam = read_poses(poses_path, num_scans)
+    Tr = read_calib(calib_path)['Tr']
     return camera_to_lidar_poses(cam, Tr)
 
 

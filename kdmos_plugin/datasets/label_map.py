@@ -1,4 +1,4 @@
-"""SemanticKITTI raw label ids -> MOS train ids (REFERENCE 1.1).
+"""SemanticKITTI raw label ids -> MOS train ids (docs/METHOD.md 1.1).
 
 Raw ``.label`` values are uint32; the low 16 bits are the semantic id. Two
 maps are provided:
@@ -18,7 +18,7 @@ MOS_CLASSES = ('unlabeled', 'static', 'movable', 'moving')
 #: Class names of MotionBEV's 2-class map, in train-id order.
 MOS_2CLASS_CLASSES = ('static', 'moving')
 
-#: Raw semantic ids of each 4-class group (REFERENCE 1.1).
+#: Raw semantic ids of each 4-class group (docs/METHOD.md 1.1).
 MOS_4CLASS_GROUPS: Dict[str, tuple] = {
     'unlabeled': (0, 1),
     'static': (9, 40, 44, 48, 49, 50, 51, 52, 60, 70, 71, 72, 80, 81, 99),

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 INFO_VERSION = 1
 
-#: Sequence splits (REFERENCE 1.2); ``road_*`` are the KITTI-road extras.
+#: Sequence splits (docs/METHOD.md 1.2); ``road_*`` are the KITTI-road extras.
 SPLITS: Dict[str, List[str]] = {
     'train': ['00', '01', '02', '03', '04', '05', '06', '07', '09', '10'],
     'val': ['08'],

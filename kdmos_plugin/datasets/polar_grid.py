@@ -1,4 +1,4 @@
-"""The polar (rho, phi, z) grid of the student (REFERENCE 1.4).
+"""The polar (rho, phi, z) grid of the student (docs/METHOD.md 1.4).
 
 The grid spans fixed bounds, ``min_bound = (1.85 m, -pi, -4 m)`` to
 ``max_bound = (50.15 m, pi, 2 m)`` by default, with cells of
@@ -191,7 +191,7 @@ class PolarGrid:
         return feats, ind
 
     def occupied_voxels(self, ind, labels=None, num_classes=None):
-        """Occupied cells and their majority labels (REFERENCE 1.4 step 7).
+        """Occupied cells and their majority labels (docs/METHOD.md 1.4 step 7).
 
         Args:
             ind: (N, 3) int64 cell indices (numpy or torch).

@@ -1,7 +1,7 @@
 """Precomputed motion-feature files in the published layout.
 
 ``<root>/<seq>/residual_images/<frame:06d>.npy``: (N, 8) float32, rows in
-``.bin`` point order (REFERENCE 1.5). Written by
+``.bin`` point order (docs/METHOD.md 1.5). Written by
 :func:`write_reference_residuals` (``tools/create_data.py --residual-root``)
 and read by ``MOSMotionFeatures(mode='file')``.
 """
@@ -12,8 +12,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from .bev_residuals import iter_reference_residuals
-from .kitti_io import (camera_to_lidar_poses, read_calib, read_points,
-                       read_poses)
+from .kitti_io import read_lidar_poses, read_points
 from .mos_infos import list_sequence
 
 
@@ -48,9 +47,9 @@ def write_reference_residuals(data_root: str,
                 raise FileNotFoundError(
                     f'sequence {seq}: no {what[:-5]} file under {data_root}')
         frame_ids = info['frame_ids']
-        cam = read_poses(info['poses_path'], num_scans=len(frame_ids))
-        Tr = read_calib(info['calib_path'])['Tr']
-        poses = camera_to_lidar_poses(cam, Tr)
+        poses = read_lidar_poses(num_scans=len(frame_ids),
+                                 poses_path=info['poses_path'],
+                                 calib_path=info['calib_path'])
         poses = dict(enumerate(poses[np.asarray(frame_ids)]))
         paths = info['lidar_paths']
         count = 0

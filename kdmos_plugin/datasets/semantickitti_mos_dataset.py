@@ -10,7 +10,7 @@ from mmengine.dataset import BaseDataset
 from mmdet3d.registry import DATASETS
 
 from .frame_filter import keep_dynamic_frames, moving_point_counts
-from .kitti_io import camera_to_lidar_poses, read_calib, read_poses
+from .kitti_io import read_lidar_poses
 from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS,
                         MOS_2CLASS_CLASSES, MOS_CLASSES, build_lut,
                         resolve_label_map)
@@ -40,12 +40,12 @@ class SemanticKittiMOSDataset(BaseDataset):
         data_root: Dataset root.
         ann_file: Optional info file; empty means scan the folders.
         split: ``'train'``, ``'val'``, ``'test'``, ``'road_train'`` or
-            ``'road_val'``: the default sequences (REFERENCE 1.2).
+            ``'road_val'``: the default sequences (docs/METHOD.md 1.2).
         sequences: Explicit sequences (override ``split``'s defaults).
         label_map: ``'mos_4class'`` (default), ``'mos_2class'`` or a dict
             (``{raw id: train id}`` or ``{class name: [raw ids]}``).
         filter_static_frames: Keep only frames with moving points plus every
-            ``filter_every_n``-th frame (REFERENCE 1.3; meant for train).
+            ``filter_every_n``-th frame (docs/METHOD.md 1.3; meant for train).
         filter_every_n: See ``filter_static_frames``.
         filter_exempt_sequences: Sequences never filtered; defaults to the
             KITTI-road sequences 30-41, which the published whitelist keeps
@@ -186,13 +186,14 @@ class SemanticKittiMOSDataset(BaseDataset):
                 'Calibration file not found: ' +
                 osp.join(self.data_root, 'sequences', seq, 'calib.txt'))
         frame_ids = info['frame_ids']
-        cam = read_poses(info['poses_path'], num_scans=len(frame_ids))
-        if max(frame_ids) >= len(cam):
+        poses = read_lidar_poses(num_scans=len(frame_ids),
+                                 poses_path=info['poses_path'],
+                                 calib_path=info['calib_path'])
+        if max(frame_ids) >= len(poses):
             raise ValueError(
-                f'{info["poses_path"]}: holds {len(cam)} poses but the '
+                f'{info["poses_path"]}: holds {len(poses)} poses but the '
                 f'sequence has frame id {max(frame_ids)}')
-        Tr = read_calib(info['calib_path'])['Tr']
-        return camera_to_lidar_poses(cam, Tr)[np.asarray(frame_ids)]
+        return poses[np.asarray(frame_ids)]
 
     def load_data_list(self) -> List[dict]:
         """Scan the folders (or read the info file), load the poses and

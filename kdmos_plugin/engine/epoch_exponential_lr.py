@@ -19,7 +19,7 @@ class EpochExponentialLR(ExponentialLR):
     (no conversion) is mmengine's ``ExponentialLR`` unchanged.
 
     Args:
-        gamma (float): Factor of decay per epoch, e.g. 0.99 (REFERENCE
+        gamma (float): Factor of decay per epoch, e.g. 0.99 (docs/METHOD.md
             5.1: x0.99 an epoch, applied smoothly at every iteration).
         Other arguments: as ``mmengine.optim.ExponentialLR``.
     """

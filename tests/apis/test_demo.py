@@ -19,7 +19,7 @@ from kdmos_plugin.apis.demo import (KD_UNLABELLED_CFG, STAMP, STUDENT_CFG,
                                     TEACHER_CFG, Demo, clear_output_dir)
 from kdmos_plugin.apis.demo_report import target_lines, timing_frames
 from kdmos_plugin.apis.demo_stats import paired_gain
-from kdmos_plugin.apis.teacher_logits import MANIFEST_NAME, logits_path
+from kdmos_plugin.datasets.teacher_logits import MANIFEST_NAME, logits_path
 from kdmos_plugin.datasets.kitti_io import read_points
 from kdmos_plugin.datasets.transforms import TeacherPseudoLabels
 

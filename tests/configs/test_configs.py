@@ -13,7 +13,7 @@ CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / 'configs').rglob(
     '*.py'))
 LEAVES = [c for c in CONFIGS if c.startswith('configs/kdmos/')]
 
-# The pipelines written out step by step (REFERENCE.md section 1.4): what
+# The pipelines written out step by step (docs/METHOD.md section 1.4): what
 # mos_pipeline() must resolve to in the SemanticKITTI configs.
 VOX = dict(type='PolarVoxelize', grid_size=[480, 360, 32],
            min_bound=[1.85, -3.141592653589793, -4.0],
@@ -26,7 +26,7 @@ STUDENT_SCANS = dict(type='LoadMOSScans', num_past=7, num_future=7)
 TEACHER_SCANS = dict(type='LoadMOSScans', num_past=7, num_future=0)
 STUDENT_TRAIN = [STUDENT_SCANS, LABELS, MOTION, AUG, VOX, PACK]
 STUDENT_TEST = [STUDENT_SCANS, LABELS, MOTION, VOX, PACK]
-# The teacher trains with the MambaMOS augmentations (REFERENCE.md 3.2).
+# The teacher trains with the MambaMOS augmentations (docs/METHOD.md 3.2).
 MAMBAMOS_AUG = [
     dict(type='MambaMOSAug', rotate_prob=0.5, max_yaw=3.141592653589793,
          scale_range=[0.9, 1.1], flip_prob=0.5, jitter_std=0.005,

@@ -21,7 +21,7 @@ def build_schedulers(cfg, optimizer, epoch_length):
 
 
 def reference_lr(t, steps_per_epoch=1048, base=0.01):
-    """REFERENCE 5.1: CyclicLR warm-up from 0, then x0.99 per epoch."""
+    """docs/METHOD.md 5.1: CyclicLR warm-up from 0, then x0.99 per epoch."""
     if t < steps_per_epoch:
         return base * t / steps_per_epoch
     return base * 0.99**((t - steps_per_epoch) / steps_per_epoch)

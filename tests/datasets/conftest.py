@@ -21,7 +21,7 @@ def single_torch_thread():
 
 
 def _literal_polar_voxelize(points, labels, grid, lo, hi):
-    """REFERENCE 1.4 steps 3-7, one point at a time: the 9 point features
+    """docs/METHOD.md 1.4 steps 3-7, one point at a time: the 9 point features
     (N, 9) float64 (rho/phi/z offsets from the cell centre, rho, phi, z,
     x, y, intensity), cell indices (N, 3) int64 and the voxel majority
     labels {(i_rho, i_phi, i_z): label} (ties -> lowest label)."""

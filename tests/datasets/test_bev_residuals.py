@@ -1,4 +1,4 @@
-"""BEV height residuals against slow, literal loop versions of REFERENCE 1.5
+"""BEV height residuals against slow, literal loop versions of docs/METHOD.md 1.5
 (reference mode) and of the documented causal channel table."""
 import math
 import os.path as osp
@@ -20,7 +20,7 @@ H, W = 360, 480
 
 # ------------------------------------------------------------ literal code
 def lit_cell(x, y, z):
-    """(row, col) of a point or None if it is not used (REFERENCE 1.5)."""
+    """(row, col) of a point or None if it is not used (docs/METHOD.md 1.5)."""
     r = math.sqrt(x * x + y * y + z * z)
     if not (0 < r < 60 and -4 < z < 2):
         return None

@@ -182,9 +182,19 @@ def test_read_lidar_poses_of_a_sequence_folder(tmp_path):
                                atol=1e-12)
     with pytest.raises(KittiFormatError, match='poses.txt: holds 3 poses'):
         read_lidar_poses(tmp_path, num_scans=4)
+    # the files given one by one (a separate poses folder), no seq_dir
+    other = tmp_path / 'poses_root'
+    other.mkdir()
+    (tmp_path / 'poses.txt').rename(other / 'seq08.txt')
+    np.testing.assert_allclose(
+        read_lidar_poses(poses_path=other / 'seq08.txt',
+                         calib_path=tmp_path / 'calib.txt'), lidar,
+        atol=1e-12)
+    with pytest.raises(ValueError, match='needs seq_dir or both'):
+        read_lidar_poses(poses_path=other / 'seq08.txt')
     (tmp_path / 'calib.txt').unlink()
     with pytest.raises(FileNotFoundError, match='calib.txt'):
-        read_lidar_poses(tmp_path)
+        read_lidar_poses(tmp_path, poses_path=other / 'seq08.txt')
 
 
 def test_transform_points_keeps_extra_columns_and_dtype():
@@ -198,3 +208,21 @@ def test_transform_points_keeps_extra_columns_and_dtype():
     t_out = transform_points(torch.from_numpy(pts), T)
     assert t_out.dtype == torch.float32
     np.testing.assert_allclose(t_out.numpy(), out, atol=1e-6)
+
+
+def test_writers_replace_files_atomically_and_leave_no_temp_files(tmp_path):
+    seq = tmp_path / 'sequences' / '00'
+    pts = np.arange(8, dtype=np.float32).reshape(2, 4)
+    write_points(seq / 'velodyne' / '000000.bin', pts + 1)
+    write_points(seq / 'velodyne' / '000000.bin', pts)  # replaces
+    write_labels(seq / 'labels' / '000000.label', np.array([9, 251]))
+    write_poses(seq / 'poses.txt', np.eye(4)[None])
+    write_calib(seq / 'calib.txt', np.eye(4), {'P0': np.arange(12.0)})
+    names = sorted(str(p.relative_to(seq)) for p in seq.rglob('*')
+                   if p.is_file())
+    assert names == ['calib.txt', 'labels/000000.label', 'poses.txt',
+                     'velodyne/000000.bin']
+    np.testing.assert_array_equal(
+        np.fromfile(seq / 'velodyne' / '000000.bin', np.float32), pts.ravel())
+    assert (seq / 'calib.txt').read_text().splitlines()[0] == \
+        'P0: ' + ' '.join(repr(float(v)) for v in range(12))

@@ -1,4 +1,4 @@
-"""Label maps against the tables of REFERENCE 1.1."""
+"""Label maps against the tables of docs/METHOD.md 1.1."""
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +8,7 @@ from kdmos_plugin.datasets.label_map import (INV_MAP_4CLASS, MOS_2CLASS,
                                              MOS_4CLASS, MOS_CLASSES,
                                              map_labels, resolve_label_map)
 
-# REFERENCE 1.1, written out again here on purpose
+# docs/METHOD.md 1.1, written out again here on purpose
 TABLE = {
     0: [0, 1],
     1: [9, 40, 44, 48, 49, 50, 51, 52, 60, 70, 71, 72, 80, 81, 99],

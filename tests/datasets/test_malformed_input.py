@@ -30,8 +30,8 @@ from mmengine.runner import Runner, save_checkpoint
 from kdmos_plugin.apis.checkpoint import CheckpointMismatchError
 from kdmos_plugin.apis.inference import (MOSStreamer, infer_sequence,
                                          init_mos_model)
-from kdmos_plugin.apis.teacher_logits import (MANIFEST_NAME, logits_path,
-                                              make_manifest)
+from kdmos_plugin.datasets.teacher_logits import (MANIFEST_NAME,
+                                                  logits_path, make_manifest)
 from kdmos_plugin.datasets.kitti_io import (KittiFormatError, read_labels,
                                             read_points, write_labels,
                                             write_points)

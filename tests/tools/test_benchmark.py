@@ -6,6 +6,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from kdmos_plugin.datasets.kitti_io import (read_labels, read_lidar_poses,
                                             read_points)
@@ -89,3 +90,56 @@ def test_every_topic_runs_on_every_source(tmp_path, monkeypatch):
     assert '| only_real | 1 | - |' in text
     assert ('| data | causal_plus_voxelize_ms | <= 100 | 50 | yes | 150 | '
             'no |') in text
+
+
+common = _load(REPO / 'tools' / 'benchmarks' / 'common.py',
+               'kdmos_benchmark_common')
+
+
+def test_real_sample_scans_are_placed_by_the_shared_ego_motion():
+    """Without poses, the data topic places scan i at ego_pose(i) and the
+    teacher topic the scan of age a at ego_pose(-a): one ego motion of
+    0.8 m and 0.5 deg a scan."""
+    assert common.sample_lidar_poses(REAL_SAMPLE, 4, 15, 'data') is None
+    data = bench.load_topic('data')
+    _, _, poses, _ = data.make_sequence(REAL_SAMPLE, length=5)
+    c, s = np.cos(np.deg2rad(1.5)), np.sin(np.deg2rad(1.5))
+    want = np.array([[c, -s, 0, 2.4], [s, c, 0, 0], [0, 0, 1, 0],
+                     [0, 0, 0, 1]])
+    np.testing.assert_allclose(poses[3], want, atol=1e-12)
+    teacher = bench.load_topic('teacher')
+    merged = teacher.merged_cloud(REAL_SAMPLE, num_past=2)['multi_points']
+    merged = merged[0].numpy()
+    files = sorted((REAL_SAMPLE / 'velodyne').glob('*.bin'))
+    age2 = read_points(files[2]).astype(np.float64)
+    c, s = np.cos(np.deg2rad(-1.0)), np.sin(np.deg2rad(-1.0))
+    T = np.array([[c, -s, 0, -1.6], [s, c, 0, 0], [0, 0, 1, 0],
+                  [0, 0, 0, 1]])  # 2 scans back: -1 deg, 1.6 m behind
+    want_xyz = age2[:, :3] @ T[:3, :3].T + T[:3, 3]
+    got = merged[merged[:, 4] == 2]
+    np.testing.assert_allclose(got[:, :3], want_xyz, atol=1e-4)
+
+
+def test_poses_of_a_short_sequence_are_refused_with_the_folder(tmp_path):
+    root = bench.write_synthetic_source(str(tmp_path), num_scans=3, seed=2,
+                                        preset='small')
+    with pytest.raises(ValueError, match='3 scans, the teacher benchmark '
+                       'needs 8'):
+        common.sample_lidar_poses(root, 3, 8, 'teacher')
+    np.testing.assert_allclose(common.sample_lidar_poses(root, 3, 3, 'x'),
+                               read_lidar_poses(root, 3))
+
+
+def test_peak_rss_sees_the_memory_a_call_touches():
+    """One way of measuring peak memory for every topic: the peak of a
+    call that fills 64 MB and frees it is about 64 MB above the RSS
+    before, even after a warm-up that allocated the same."""
+    size_mb = 64
+
+    def fill():
+        block = np.ones(size_mb * 2 ** 20 // 8)
+        return float(block[-1])
+
+    peak = common.peak_rss_mb(fill)
+    assert 0.9 * size_mb < peak < 3 * size_mb
+    assert common.peak_rss_mb(lambda: None) < 0.5 * size_mb

@@ -13,9 +13,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from kdmos_plugin.apis.teacher_logits import logits_path, save_logits
+from kdmos_plugin.datasets.teacher_logits import logits_path, save_logits
 from kdmos_plugin.datasets.kitti_io import read_points
-from kdmos_plugin.datasets.synthetic import write_dataset
+from kdmos_plugin.synthetic import write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 GRID = [48, 36, 8]

@@ -1,5 +1,5 @@
-"""tools/dump_teacher_logits.py and kdmos_plugin.apis.teacher_logits: files,
-manifest, resume, refusal, and the round trip through LoadTeacherLogits."""
+"""tools/dump_teacher_logits.py and the dump loop it calls: files, manifest,
+resume, refusal, and the round trip through LoadTeacherLogits."""
 import json
 import os
 import os.path as osp
@@ -16,10 +16,9 @@ from mmdet3d.registry import DATASETS, MODELS
 
 import kdmos_plugin  # noqa: F401
 from kdmos_plugin.apis import load_config
-from kdmos_plugin.apis.teacher_logits import (MANIFEST_NAME,
-                                              dump_teacher_logits,
-                                              file_sha256, logits_path,
-                                              read_manifest)
+from kdmos_plugin.apis.teacher_logits import dump_teacher_logits
+from kdmos_plugin.datasets.teacher_logits import (MANIFEST_NAME, file_sha256,
+                                                  logits_path, read_manifest)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/kdmos/teacher_sparse4d_synthetic.py')

@@ -59,7 +59,7 @@ def workspace(synthetic_root, tmp_path_factory):
     from mmengine.registry import init_default_scope
     from mmengine.runner.checkpoint import get_state_dict, save_checkpoint
 
-    from kdmos_plugin.apis.teacher_logits import logits_path, save_logits
+    from kdmos_plugin.datasets.teacher_logits import logits_path, save_logits
     from kdmos_plugin.datasets.kitti_io import read_points
     from mmdet3d.registry import MODELS
 

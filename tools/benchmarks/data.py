@@ -35,10 +35,9 @@ timing is the median of ``repeats`` runs after a warm-up, variants
 interleaved, with ``torch.set_num_threads(num_threads)`` (default 1: the
 pipeline runs in DataLoader workers, which use one thread each).
 """
-import argparse
-import json
 import os.path as osp
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,18 +46,9 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
-GRID = (480, 360, 32)
-
-
-def _ego_pose(i: int) -> np.ndarray:
-    """Synthetic LiDAR pose of scan i: 0.8 m forward, 0.5 deg yaw a scan."""
-    a = np.deg2rad(0.5) * i
-    pose = np.eye(4)
-    pose[:2, :2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
-    pose[0, 3] = 0.8 * i
-    return pose
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DEFAULT_SAMPLE, GRID, ego_pose,  # noqa: E402
+                    sample_lidar_poses, topic_main)
 
 
 def make_sequence(sample_root: Path, length: int = 15):
@@ -67,20 +57,17 @@ def make_sequence(sample_root: Path, length: int = 15):
     A folder with ``poses.txt`` (and ``calib.txt``), e.g. the synthetic
     source of ``tools/benchmark.py``: its first ``length`` scans with their
     true LiDAR poses. Without poses (the real sample): its scans cycled,
-    placed with :func:`_ego_pose`.
+    placed with :func:`common.ego_pose`.
     """
-    from kdmos_plugin.datasets.kitti_io import (read_labels,
-                                                read_lidar_poses, read_points)
+    from kdmos_plugin.datasets.kitti_io import read_labels, read_points
     files = sorted((sample_root / 'velodyne').glob('*.bin'))
     if not files:
         raise FileNotFoundError(f'no .bin scans under {sample_root}')
-    if (sample_root / 'poses.txt').is_file():
-        if len(files) < length:
-            raise ValueError(f'{sample_root}: {len(files)} scans, the data '
-                             f'benchmark needs {length} consecutive ones')
-        poses = read_lidar_poses(sample_root, len(files))[:length]
+    poses = sample_lidar_poses(sample_root, len(files), length, 'data')
+    if poses is not None:
+        poses = poses[:length]
     else:
-        poses = np.stack([_ego_pose(i) for i in range(length)])
+        poses = np.stack([ego_pose(i) for i in range(length)])
     scans = [read_points(files[i % len(files)]) for i in range(length)]
     labels = [
         read_labels(sample_root / 'labels' / (f.stem + '.label'))
@@ -251,11 +238,7 @@ def run(args) -> Dict[str, float]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--num-threads', type=int, default=1)
-    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
-    print(json.dumps(run(parser.parse_args(argv)), indent=2))
+    topic_main(argv, __doc__, run, repeats=5, num_threads=1)
 
 
 if __name__ == '__main__':

@@ -20,14 +20,11 @@
   ``(B, 4, 480, 360, 32)`` voxel logits, then the per-point gather).
 * ``features_s``: the pipeline's per-point feature building
   (:meth:`PolarGrid.point_features`), reported beside, not in ``student_s``.
-* ``*_peak_mb``: peak memory of one forward, measured as the increase of the
-  process' peak resident set size (``VmHWM`` of ``/proc/self/status``, else
-  ``resource.getrusage(RUSAGE_SELF).ru_maxrss``) during the forward
-  in a fresh Python process (after the model and the inputs are loaded;
-  for ``floor`` the BEV maps are computed before), with
-  ``MALLOC_MMAP_THRESHOLD_=131072`` so that glibc unmaps freed large blocks
-  and the high-water mark follows the live tensors. tracemalloc does not
-  see torch's allocations.
+* ``*_peak_mb``: peak memory of one forward in a fresh Python process,
+  after the model and the inputs are loaded (for ``floor`` the BEV maps are
+  computed before), measured as every topic does
+  (:func:`common.peak_rss_mb`: warm-up, heap trimmed, peak mark reset,
+  increase of the peak RSS).
 
 ``*_cpu_s`` are the process CPU times (all threads) of the same runs: on a
 shared machine they are less disturbed by other processes than wall time
@@ -41,13 +38,9 @@ medians there mostly measure the neighbours. Runs are in
 (default 2), variants interleaved so that machine load hits all alike.
 Targets: ``student_over_floor <= 1.5`` and ``literal_over_student >= 2``.
 """
-import argparse
 import copy
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,10 +49,11 @@ from typing import Callable, Dict, List
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DEFAULT_SAMPLE, GRID, REPO, peak_rss_mb,  # noqa: E402
+                    run_memory_child, topic_main)
+
 MODEL_CFG = REPO / 'configs' / '_base_' / 'models' / 'kdmos_student.py'
-GRID = (480, 360, 32)
 VARIANTS = ('student', 'floor', 'literal')
 
 
@@ -178,24 +172,6 @@ def _runner(variant: str, model, scan: dict,
     raise ValueError(f'unknown variant {variant!r}')
 
 
-def _maxrss_mb() -> float:
-    """Peak RSS of this process in MB.
-
-    ``VmHWM`` of ``/proc/self/status`` (Linux) belongs to this process'
-    own address space; ``ru_maxrss`` is the fallback, but Linux carries it
-    over ``fork`` + ``exec`` from the parent, which hides the child's peak
-    below the parent's size.
-    """
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def peak_memory_child(variant: str, sample_root: Path,
                       num_threads: int) -> float:
     """In this (fresh) process: MB the forward adds to the peak RSS."""
@@ -203,26 +179,12 @@ def peak_memory_child(variant: str, sample_root: Path,
     model = build_model()
     scan = load_scans(sample_root, 1)[0]
     with torch.inference_mode():
-        fn = _runner(variant, model, scan)
-        before = _maxrss_mb()
-        fn()
-        return _maxrss_mb() - before
+        return peak_rss_mb(_runner(variant, model, scan))
 
 
 def peak_memory(variant: str, sample_root: Path, num_threads: int) -> float:
     """Run :func:`peak_memory_child` in a fresh interpreter."""
-    cmd = [sys.executable, __file__, '--memory-child', variant,
-           '--sample-root', str(sample_root), '--num-threads',
-           str(num_threads)]
-    # A fixed mmap threshold makes glibc return every large block to the
-    # OS when it is freed, so the RSS high-water mark follows the live
-    # tensors instead of the allocator's caching history.
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072',
-               PYTHONPATH=f'{REPO}{os.pathsep}' +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         env=env)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])['peak_mb'])
+    return run_memory_child(__file__, variant, sample_root, num_threads)
 
 
 def run(args) -> Dict[str, float]:
@@ -302,21 +264,9 @@ def _has_torch_scatter() -> bool:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--num-threads', type=int, default=2)
-    parser.add_argument('--num-scans', type=int, default=2)
-    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
-    parser.add_argument('--skip-memory', action='store_true')
-    parser.add_argument('--memory-child', choices=VARIANTS,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.memory_child:
-        peak = peak_memory_child(args.memory_child, Path(args.sample_root),
-                                 args.num_threads)
-        print(json.dumps({'peak_mb': peak}))
-        return
-    print(json.dumps(run(args), indent=2))
+    topic_main(argv, __doc__, run, repeats=5, num_threads=2,
+               memory_child=peak_memory_child, variants=VARIANTS,
+               extra_args={'--num-scans': dict(type=int, default=2)})
 
 
 if __name__ == '__main__':

@@ -17,9 +17,8 @@ about 122k points):
   disturbed by other processes on a shared machine.
 * ``teacher_peak_mb`` / ``student_peak_mb``: how much one forward raises
   the RSS of a fresh process at its peak, after the model and the inputs
-  are loaded and one warm-up forward ran (freed heap trimmed and the
-  kernel's peak mark reset before the measured forward; tracemalloc does
-  not see torch's allocations).
+  are loaded, measured as every topic does (:func:`common.peak_rss_mb`:
+  warm-up, heap trimmed, peak mark reset).
 
 The real sample has no poses and only 4 scans: the merged cloud of K = 7
 past scans repeats them (scan ``a % 4`` for age ``a``), each moved by a
@@ -31,13 +30,9 @@ Timings are
 medians of ``repeats`` runs after one warm-up, in ``torch.inference_mode``
 with ``torch.set_num_threads(num_threads)``.
 """
-import argparse
 import importlib.util
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,19 +41,13 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DEFAULT_SAMPLE, REPO, ego_pose,  # noqa: E402
+                    peak_rss_mb, run_memory_child, sample_lidar_poses,
+                    topic_main)
+
 TEACHER_CFG = REPO / 'configs' / '_base_' / 'models' / 'sparse4d_teacher.py'
 NUM_PAST = 7
-
-
-def _ego_pose(age: int) -> np.ndarray:
-    """Pose (4, 4) of past scan ``age`` in the current frame."""
-    a = -np.deg2rad(0.5) * age
-    pose = np.eye(4)
-    pose[:2, :2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
-    pose[0, 3] = -0.8 * age
-    return pose
 
 
 def merged_cloud(sample_root: Path, num_past: int = NUM_PAST) -> dict:
@@ -66,28 +55,23 @@ def merged_cloud(sample_root: Path, num_past: int = NUM_PAST) -> dict:
     ``multi_points`` [(M, 5)] (x, y, z, intensity, age), current first.
 
     The current scan is the first one; the scan of age ``a`` is scan
-    ``a % len(files)`` placed with :func:`_ego_pose`, or, in a folder with
+    ``a % len(files)`` placed with :func:`common.ego_pose`, or, in a folder with
     ``poses.txt`` and ``calib.txt`` (the synthetic source), scan ``a`` with
     its true pose relative to scan 0 (time reversed, which changes nothing
     the teacher's cost depends on: point counts and overlap).
     """
-    from kdmos_plugin.datasets.kitti_io import (read_lidar_poses,
-                                                read_points, relative_pose,
+    from kdmos_plugin.datasets.kitti_io import (read_points, relative_pose,
                                                 transform_points)
     files = sorted((sample_root / 'velodyne').glob('*.bin'))
     if not files:
         raise FileNotFoundError(f'{sample_root}/velodyne: no .bin scans')
-    poses = None
-    if (sample_root / 'poses.txt').is_file():
-        if len(files) < num_past + 1:
-            raise ValueError(f'{sample_root}: {len(files)} scans, the '
-                             f'teacher benchmark needs {num_past + 1}')
-        poses = read_lidar_poses(sample_root, len(files))
+    poses = sample_lidar_poses(sample_root, len(files), num_past + 1,
+                               'teacher')
     parts = []
     for age in range(num_past + 1):
         pts = read_points(str(files[age % len(files)]))
         if age:
-            pose = (_ego_pose(age) if poses is None else
+            pose = (ego_pose(-age) if poses is None else
                     relative_pose(poses[0], poses[age]))
             pts = transform_points(pts, pose)
         parts.append(np.concatenate(
@@ -126,39 +110,10 @@ def load_student_bench():
     return module
 
 
-def _status_mb(field: str) -> Optional[float]:
-    """``VmRSS`` / ``VmHWM`` of this process in MB (Linux), else None."""
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith(field + ':'):
-                    return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> Optional[float]:
-    """Return freed heap to the OS and reset the peak RSS (Linux >= 4.0);
-    returns the current RSS in MB, or None where that is not possible."""
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except (OSError, AttributeError):
-        return None
-    return _status_mb('VmRSS')
-
-
 def peak_memory_child(variant: str, sample_root: Path,
                       num_threads: int) -> float:
-    """In this (fresh) process: MB one forward adds to the RSS at its peak.
-
-    Freed heap is trimmed and the kernel's peak-RSS mark reset first, so
-    memory freed while loading cannot hide the forward's own peak (a plain
-    ``ru_maxrss`` difference reads 0 here). Falls back to ``ru_maxrss``.
-    """
+    """In this (fresh) process: MB one forward adds to the RSS at its peak
+    (:func:`common.peak_rss_mb`)."""
     torch.set_num_threads(num_threads)
     if variant == 'teacher':
         model, inputs = build_teacher(), merged_cloud(sample_root)
@@ -169,26 +124,12 @@ def peak_memory_child(variant: str, sample_root: Path,
         scan = bench.load_scans(sample_root, 1)[0]
         fn = lambda: bench.student_forward(model, scan)  # noqa: E731
     with torch.inference_mode():
-        fn()  # warm-up: one-off allocations (indice caches, libraries)
-        before = _reset_peak()
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
-        fn()
-        if before is not None:
-            return _status_mb('VmHWM') - before
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024. \
-            - maxrss
+        return peak_rss_mb(fn)
 
 
 def peak_memory(variant: str, sample_root: Path, num_threads: int) -> float:
     """Run :func:`peak_memory_child` in a fresh interpreter."""
-    cmd = [sys.executable, __file__, '--memory-child', variant,
-           '--sample-root', str(sample_root), '--num-threads',
-           str(num_threads)]
-    env = dict(os.environ, PYTHONPATH=f'{REPO}{os.pathsep}' +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         env=env)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])['peak_mb'])
+    return run_memory_child(__file__, variant, sample_root, num_threads)
 
 
 def run(args) -> Dict[str, float]:
@@ -263,20 +204,9 @@ def run(args) -> Dict[str, float]:
 
 
 def main(argv: Optional[list] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--num-threads', type=int, default=2)
-    parser.add_argument('--sample-root', default=str(DEFAULT_SAMPLE))
-    parser.add_argument('--skip-memory', action='store_true')
-    parser.add_argument('--memory-child', choices=('teacher', 'student'),
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.memory_child:
-        peak = peak_memory_child(args.memory_child, Path(args.sample_root),
-                                 args.num_threads)
-        print(json.dumps({'peak_mb': peak}))
-        return
-    print(json.dumps(run(args), indent=2))
+    topic_main(argv, __doc__, run, repeats=3, num_threads=2,
+               memory_child=peak_memory_child,
+               variants=('teacher', 'student'))
 
 
 if __name__ == '__main__':

@@ -17,15 +17,15 @@
 Medians of ``repeats`` iterations after one warm-up, interleaved.
 """
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLE = REPO / 'tests' / 'data' / 'semantickitti_sample'
-GRID = (480, 360, 32)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_SAMPLE, GRID, REPO  # noqa: E402
 
 
 def _sample(path: Path):

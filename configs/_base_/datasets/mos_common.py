@@ -12,7 +12,7 @@ min_bound = [1.85, -3.141592653589793, -4.0]
 max_bound = [50.15, 3.141592653589793, 2.0]
 num_past_scans = 7  # teacher input and causal motion features
 
-# Raw SemanticKITTI semantic ids of each class (REFERENCE 1.1); unknown raw
+# Raw SemanticKITTI semantic ids of each class (docs/METHOD.md 1.1); unknown raw
 # ids are an error. MotionBEV's 2-class map: label_map='mos_2class' with
 # class_names = ('static', 'moving') and num_classes = 2.
 label_map = dict(

@@ -1,4 +1,4 @@
-# SemanticKITTI-MOS (REFERENCE.md section 1): 4 classes, the reference polar
+# SemanticKITTI-MOS (docs/METHOD.md section 1): 4 classes, the reference polar
 # grid 480x360x32 on fixed bounds, and the published 8-channel motion
 # features computed online ('reference' mode: they look 7 scans ahead; about
 # 0.6 CPU-s a shuffled sample). For long trainings write them once with
@@ -15,7 +15,7 @@ data_root = 'data/semantickitti'
 grid_size = [480, 360, 32]
 motion_mode = 'reference'
 
-# Splits (REFERENCE 1.2). KITTI-road training: train_sequences +
+# Splits (docs/METHOD.md 1.2). KITTI-road training: train_sequences +
 # road_train_sequences, validation on road_val_sequences.
 train_sequences = ['00', '01', '02', '03', '04', '05', '06', '07', '09', '10']
 test_sequences = ['11', '12', '13', '14', '15', '16', '17', '18', '19', '20',

@@ -1,4 +1,4 @@
-# The published KDMOS distillation loss (REFERENCE.md section 4): 0.3 * (1 *
+# The published KDMOS distillation loss (docs/METHOD.md section 4): 0.3 * (1 *
 # TCKD on moving points + 3 * class-weighted NCKD), tau 4, no tau^2. A base
 # beside a student config; the leaf wraps the student into MOSDistiller.
 distill_loss = dict(

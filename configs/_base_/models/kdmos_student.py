@@ -1,4 +1,4 @@
-# KDMOS polar-BEV student (REFERENCE.md section 2): point MLP -> per-pillar
+# KDMOS polar-BEV student (docs/METHOD.md section 2): point MLP -> per-pillar
 # max -> appearance + motion BEV -> CA-BEV-UNet with DySample -> voxel logits
 # (B, C * Z, R, P) read per point. Loss: CE + Lovasz on voxels, ignoring 0.
 # grid_size / motion channels are the reference ones; leaf configs set them

@@ -1,4 +1,4 @@
-# Sparse 4-D teacher (DESIGN.md "Teacher"): the merged cloud of the current
+# Sparse 4-D teacher (docs/METHOD.md 8): the merged cloud of the current
 # scan and K = 7 past scans (x, y, z, intensity, age) is voxelised in
 # space-time (0.1 m cells, one scan per age cell), a sparse residual U-Net
 # over (x, y, z, t) (spconv; native algorithm on CPU) gives voxel features,

@@ -1,4 +1,4 @@
-# The published KDMOS recipe (REFERENCE.md 5.1) with mmengine's own parts:
+# The published KDMOS recipe (docs/METHOD.md 5.1) with mmengine's own parts:
 # SGD lr 0.01, momentum 0.9, weight decay 1e-4 on every parameter, batch 8,
 # 150 epochs; one epoch of linear warm-up from ~0, then lr x0.99 per epoch
 # applied at every iteration; validation from epoch 31 on.

@@ -1,4 +1,4 @@
-# Teacher recipe of MambaMOS (REFERENCE.md 3.2): AdamW, lr 1.6e-4, weight
+# Teacher recipe of MambaMOS (docs/METHOD.md 3.2): AdamW, lr 1.6e-4, weight
 # decay 0.005, OneCycle (5 % warm-up, cosine, div 10, final div 1000) stepped
 # per iteration, 50 epochs (batch 2 in the leaf configs). MambaMOS scales the
 # lr of its transformer blocks by 0.1; the sparse U-Net has no such blocks,

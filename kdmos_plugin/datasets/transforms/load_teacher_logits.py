@@ -1,12 +1,12 @@
 """Load offline teacher logits of the current scan."""
 import os.path as osp
 
-import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdet3d.registry import TRANSFORMS
 
-from ...apis.teacher_logits import MANIFEST_NAME, logits_path, read_manifest
+from ..point_arrays import load_point_array
+from ..teacher_logits import MANIFEST_NAME, logits_path, read_manifest
 
 
 @TRANSFORMS.register_module()
@@ -54,22 +54,9 @@ class LoadTeacherLogits(BaseTransform):
         self._check_manifest()
         path = logits_path(self.logits_root, results['sequence'],
                            results['frame_id'])
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'Teacher logits not found: {path}')
-        logits = np.load(path)
-        n = len(results['points'])
-        if logits.ndim != 2 or logits.shape[0] != n:
-            raise ValueError(
-                f'{path}: teacher logits of shape {logits.shape} but the scan '
-                f'{results.get("lidar_path")} has {n} points')
-        if logits.shape[1] != self.num_classes:
-            raise ValueError(
-                f'{path}: teacher logits have {logits.shape[1]} classes, the '
-                f'config has num_classes={self.num_classes}')
-        logits = logits.astype(np.float32, copy=False)
-        if not np.isfinite(logits).all():
-            raise ValueError(f'{path}: teacher logits hold NaN or inf')
-        results['teacher_logits'] = logits
+        results['teacher_logits'] = load_point_array(
+            path, len(results['points']), self.num_classes, 'teacher logits',
+            'classes', 'num_classes', results.get('lidar_path'))
         return results
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ from .mos_global_aug import MOSGlobalAug
 @TRANSFORMS.register_module()
 class MambaMOSAug(MOSGlobalAug):
     """Random yaw, isotropic scale, per-axis flips and clipped jitter
-    (REFERENCE 3.2, the MambaMOS teacher training recipe).
+    (docs/METHOD.md 3.2, the MambaMOS teacher training recipe).
 
     One draw a sample, in this order (numpy's global generator, so the
     data-loader worker seeding applies):

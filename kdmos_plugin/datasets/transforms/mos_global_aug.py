@@ -9,7 +9,7 @@ from ..kitti_io import transform_points
 
 @TRANSFORMS.register_module()
 class MOSGlobalAug(BaseTransform):
-    """Random yaw, 4-way flip and translation (REFERENCE 1.4 step 2).
+    """Random yaw, 4-way flip and translation (docs/METHOD.md 1.4 step 2).
 
     One draw a sample, in this order: rotation about z by an angle from
     U[0, 2 pi); one of {none, x -> -x, y -> -y, both} with equal

@@ -13,6 +13,7 @@ from mmdet3d.registry import TRANSFORMS
 from ..bev_residuals import (CAUSAL_CHANNELS, CAUSAL_NUM_SCANS, NUM_LAST,
                              NUM_PREV, causal_residuals, reference_window_dz,
                              reference_residuals)
+from ..point_arrays import load_point_array
 from ..residual_files import residual_file_path
 from .load_mos_scans import build_multi_points
 
@@ -104,18 +105,10 @@ class MOSMotionFeatures(BaseTransform):
     def _file(self, results: dict) -> np.ndarray:
         path = residual_file_path(self.residual_root, results['sequence'],
                                   results['frame_id'])
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'Residual file not found: {path}')
-        feats = np.load(path)
-        n = len(results['points'])
-        if feats.ndim != 2 or feats.shape != (n, self.num_channels):
-            raise ValueError(
-                f'{path}: residuals of shape {feats.shape}, expected '
-                f'({n}, {self.num_channels}) for {n} points of '
-                f'{results.get("lidar_path")}')
-        if not np.isfinite(feats).all():
-            raise ValueError(f'{path}: residuals hold NaN or inf')
-        return feats
+        return load_point_array(path, len(results['points']),
+                                self.num_channels, 'residual features',
+                                'channels', 'num_channels',
+                                results.get('lidar_path'))
 
     def _causal(self, results: dict) -> np.ndarray:
         points = results['points']

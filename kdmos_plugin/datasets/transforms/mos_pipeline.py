@@ -68,9 +68,9 @@ def mos_pipeline(num_past_scans: int,
             features (the teacher).
         teacher_logits: ``LoadTeacherLogits`` arguments (``logits_root``,
             ``num_classes``), or None.
-        train_aug: ``'kdmos'``: the student's rigid augmentation (REFERENCE
+        train_aug: ``'kdmos'``: the student's rigid augmentation (docs/METHOD.md
             1.4: yaw, 4-way flip, translation with std 0.1 m). ``'mambamos'``:
-            the MambaMOS teacher's (REFERENCE 3.2: yaw with p 0.5, scale
+            the MambaMOS teacher's (docs/METHOD.md 3.2: yaw with p 0.5, scale
             U[0.9, 1.1], x/y flips with p 0.5, jitter N(0, 0.005 m) clipped
             at 0.02 m, sphere crop keeping 80% of the merged cloud); it
             refuses ``teacher_logits`` (their rows are per raw point).

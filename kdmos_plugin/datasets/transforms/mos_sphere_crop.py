@@ -15,7 +15,7 @@ VOXEL_KEYS = ('point_feats', 'grid_ind', 'voxel_coors')
 
 @TRANSFORMS.register_module()
 class MOSSphereCrop(BaseTransform):
-    """Random sphere crop of the teacher's merged cloud (REFERENCE 3.2,
+    """Random sphere crop of the teacher's merged cloud (docs/METHOD.md 3.2,
     MambaMOS ``SphereCrop(sample_rate=0.8, mode='random')``).
 
     **Drops points.** For training the sparse teacher only: the student

@@ -1,4 +1,4 @@
-"""Polar voxelisation of the current scan (REFERENCE 1.4 steps 3-7)."""
+"""Polar voxelisation of the current scan (docs/METHOD.md 1.4 steps 3-7)."""
 import logging
 import math
 from typing import Optional, Sequence

@@ -17,7 +17,7 @@ UPSAMPLERS = ('dysample', 'deconv')
 class CABEVUNet(BaseModule):
     """CA-BEV-UNet: appearance U-Net gated by a motion encoder.
 
-    REFERENCE.md section 2.2. Call flow for (R, P) = (480, 360)::
+    docs/METHOD.md section 2.2. Call flow for (R, P) = (480, 360)::
 
         appearance A (B, 32, R, P)          motion M (B, 8, R, P)
         c0 = cag0(inc(A), m0)               m0 = res_inc(M)        480x360

@@ -12,7 +12,7 @@ from .pillar_scatter import (REDUCE_BACKENDS, pillar_keys, pillar_max,
 
 @MODELS.register_module()
 class BEVPointEncoder(nn.Module):
-    """Encode points and pool them into polar BEV maps (REFERENCE.md 2.1).
+    """Encode points and pool them into polar BEV maps (docs/METHOD.md 2.1).
 
     ::
 

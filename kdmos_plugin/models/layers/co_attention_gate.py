@@ -1,6 +1,6 @@
 """Co-attention gate (CAG) fusing motion into appearance BEV features.
 
-REFERENCE.md section 2.2 (MotionBEV's CAG with the MGA attention).
+docs/METHOD.md section 2.2 (MotionBEV's CAG with the MGA attention).
 """
 import torch
 from torch import Tensor, nn

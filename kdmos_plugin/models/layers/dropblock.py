@@ -14,7 +14,7 @@ class DropBlock2D(nn.Module):
     sample for all channels, and the output is rescaled by
     ``mask.numel() / mask.sum()`` (the kept fraction over the whole batch).
     This is the published setting (block 7, p 0.5, no scheduler), see
-    REFERENCE.md section 2.2, decoder step 5.
+    docs/METHOD.md section 2.2, decoder step 5.
 
     Args:
         block_size (int): Side of the dropped squares in pixels.

@@ -1,7 +1,7 @@
 """DySample: learned point-sampling up-sampler (Liu et al., ICCV 2023).
 
 Style "lp" (offsets predicted on the low-resolution input), static scope,
-as used by KDMOS. REFERENCE.md section 2.3.
+as used by KDMOS. docs/METHOD.md section 2.3.
 """
 import torch
 import torch.nn.functional as F

@@ -2,7 +2,7 @@
 
 Points are grouped by ONE linearised int64 key per BEV cell,
 ``b * R * P + i_rho * P + i_phi``; ``torch.unique`` on that key is about 20x
-faster than ``unique(dim=0)`` over index rows (DESIGN.md). The per-pillar
+faster than ``unique(dim=0)`` over index rows (docs/METHOD.md 8). The per-pillar
 max uses the fastest primitive available; ``torch_scatter`` stays a
 supported backend.
 """

@@ -5,7 +5,7 @@ A cell index is ``floor((coordinate - lower) / size)`` on every axis; the
 indices of one sample are packed into a single int64 key (batch index most
 significant) and ``torch.unique(return_inverse=True)`` gives the occupied
 cells and the cell of every point in one call. That is device agnostic and
-about 20x faster than ``unique(dim=0)`` over index rows (see DESIGN.md).
+about 20x faster than ``unique(dim=0)`` over index rows (docs/METHOD.md 8).
 """
 import math
 from typing import List, NamedTuple, Optional, Sequence

@@ -53,7 +53,7 @@ def head_logits_at_cells(bev_feats: Tensor, head: nn.Conv2d,
 
 @MODELS.register_module()
 class KDMOSStudent(BaseMOSSegmentor):
-    """Polar BEV student of KDMOS (REFERENCE.md sections 2 and 4).
+    """Polar BEV student of KDMOS (docs/METHOD.md sections 2 and 4).
 
     ::
 

@@ -72,7 +72,13 @@ def test_file_mode(dataset, tmp_path):
     out = MOSMotionFeatures(mode='file', residual_root=str(tmp_path))(res)
     np.testing.assert_array_equal(out['motion_feats'], feats)
     np.save(path, feats[:-1])
-    with pytest.raises(ValueError, match=r'000004\.npy.*\(%d, 8\)' % n):
+    with pytest.raises(ValueError, match=r'000004\.npy: residual features '
+                       r'of shape \(%d, 8\) but .*000004\.bin has %d points'
+                       % (n - 1, n)):
+        MOSMotionFeatures(mode='file', residual_root=str(tmp_path))(res)
+    np.save(path, feats[:, :6])
+    with pytest.raises(ValueError, match=r'000004\.npy: residual features '
+                       r'have 6 channels, the config has num_channels=8'):
         MOSMotionFeatures(mode='file', residual_root=str(tmp_path))(res)
     res5 = LoadMOSScans(num_past=0)(dataset.get_data_info(5))
     with pytest.raises(FileNotFoundError, match=r'08/residual_images/'

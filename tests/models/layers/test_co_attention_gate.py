@@ -1,4 +1,4 @@
-"""Co-attention gate against the formula of REFERENCE.md 2.2."""
+"""Co-attention gate against the formula of docs/METHOD.md 2.2."""
 import torch
 import torch.nn.functional as F
 

@@ -1,4 +1,4 @@
-"""DecoupledMOSDistillLoss against a literal per-point loop of REFERENCE §4."""
+"""DecoupledMOSDistillLoss against a literal per-point loop of docs/METHOD.md §4."""
 import math
 
 import pytest
@@ -55,7 +55,7 @@ def point_nckd(s, t, y, tau, reference, eps=1e-8):
 def reference_kdmos(s, t, y, tau=4.0, weights=W, tckd_classes=(3, ),
                     loss_weight=0.3, tckd_weight=1.0, nckd_weight=3.0,
                     tau_sq=False, reference=False):
-    """REFERENCE §4 as a plain loop over points."""
+    """docs/METHOD.md §4 as a plain loop over points."""
     tckd_sum, tckd_n, nckd_sum, w_sum = 0.0, 0, 0.0, 0.0
     for n in range(len(y)):
         sn, tn, yn = s[n].tolist(), t[n].tolist(), int(y[n])

@@ -14,7 +14,7 @@ written camera poses are ``pose_i = Tr @ inv(L_0) @ L_i @ inv(Tr)``, so that
 ``inv(L_0) @ L_i``. The same seed gives byte-identical files.
 
 Example:
-    >>> from kdmos_plugin.datasets.synthetic import write_dataset
+    >>> from kdmos_plugin.synthetic import write_dataset
     >>> write_dataset('data/synthetic_mos', ['00', '08'], num_scans=20,
     ...               seed=0, preset='small')
 """
@@ -25,7 +25,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .. import kitti_io
+from ..datasets import kitti_io
 from .lidar import LIDAR_PRESETS, LidarModel
 from .scene import Scene, SceneBuilder
 

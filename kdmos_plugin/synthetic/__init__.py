@@ -3,13 +3,18 @@ through a procedural street with parked and moving cars, cyclists and
 pedestrians (see :mod:`.generator` for the written layout).
 
 Modules: :mod:`.geometry` (primitives and analytic ray intersection),
-:mod:`.lidar` (beam model, casting, noise), :mod:`.scene` (streets, static
-structure, agents, ego trajectory), :mod:`.generator` (sequences and files).
+:mod:`.lidar` (beam model, casting, noise), :mod:`.scene` (the scene and
+its builder) made of :mod:`.streets`, :mod:`.ego_path`,
+:mod:`.static_world` and :mod:`.agents`, :mod:`.generator` (sequences and
+files). Not imported by ``import kdmos_plugin``: nothing here is
+registered, and the tools and tests that generate data import it.
 """
+from .agents import MOVING_SPEED
 from .generator import (KITTI_P, KITTI_TR, PRESETS, SyntheticSequence,
                         kitti_trajectory, write_dataset, write_sequence)
 from .lidar import LIDAR_PRESETS, LidarModel, hdl64_elevations
-from .scene import MOVING_ID, MOVING_SPEED, Scene, SceneBuilder
+from .scene import Scene, SceneBuilder
+from .semantic_ids import MOVING_ID
 
 __all__ = [
     'KITTI_P', 'KITTI_TR', 'PRESETS', 'SyntheticSequence', 'kitti_trajectory',

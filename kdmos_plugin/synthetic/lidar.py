@@ -12,7 +12,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from .geometry import BOX, CYLINDER, INTERSECT, Primitives
+from .geometry import CYLINDER, INTERSECT, Primitives
 
 #: Presets: ``full`` is HDL-64E-like, ``small`` a coarse sensor for tests.
 LIDAR_PRESETS: Dict[str, dict] = {
