@@ -54,12 +54,12 @@ STAMP = 'demo_stamp.json'
 #: Seeds the recipe (configs/kdmos/*_synthetic.py) was tuned on; the
 #: report's seeds should be others.
 TUNING_SEEDS = (0, 1, 2)
-#: ``--quick`` / default / ``--full``: seeds, and whether the unlabelled-
-#: scans setting runs.
+#: ``--quick`` / default / ``--full``: the seeds, and on how many of the
+#: first of them the unlabelled-scans setting runs (None: all).
 MODES = {
-    'quick': dict(seeds=(10, 11, 12), unlabelled=False),
-    'default': dict(seeds=(10, 11, 12, 13, 14), unlabelled=True),
-    'full': dict(seeds=tuple(range(10, 20)), unlabelled=True),
+    'quick': dict(seeds=(10, 11, 12), unlabelled=0),
+    'default': dict(seeds=(10, 11, 12, 13, 14), unlabelled=3),
+    'full': dict(seeds=tuple(range(10, 20)), unlabelled=None),
 }
 #: Scans of the held-out sequence the report times (and draws one of).
 MIN_VAL_SCANS = 2
@@ -188,8 +188,9 @@ class Demo:
 
     Args:
         work_dir: Output folder (``report.md``, logs, checkpoints).
-        seeds: One student/distilled pair is trained per seed (and one
-            pair of the unlabelled-scans setting).
+        seeds: One student/distilled pair is trained per seed.
+        unlabelled_seeds: Seeds of the unlabelled-scans setting (one pair
+            each); None: the first three of ``seeds``.
         num_train_scans: Scans in each training sequence.
         num_val_scans: Scans in the held-out sequence.
         train_sequences / val_sequence: Synthetic sequence names (each one
@@ -220,6 +221,7 @@ class Demo:
     def __init__(self,
                  work_dir: str = 'work_dirs/demo',
                  seeds: Sequence[int] = MODES['default']['seeds'],
+                 unlabelled_seeds: Optional[Sequence[int]] = None,
                  num_train_scans: int = 20,
                  num_val_scans: int = 80,
                  train_sequences: Sequence[str] = ('00', '01', '02', '03',
@@ -238,6 +240,8 @@ class Demo:
         self.data_root = _from_repo(data_root)
         self.logits_root = _from_repo(logits_root)
         self.seeds = [int(s) for s in seeds]
+        self.unlabelled_seeds = (self.seeds[:3] if unlabelled_seeds is None
+                                 else [int(s) for s in unlabelled_seeds])
         self.num_train_scans = int(num_train_scans)
         self.num_val_scans = int(num_val_scans)
         self.train_sequences = [str(s) for s in train_sequences]
@@ -281,6 +285,14 @@ class Demo:
             problems.append(f'held-out sequence {self.val_sequence} is also '
                             'a training sequence')
         if self.labelled_sequences is not None:
+            if not self.unlabelled_seeds or len(set(
+                    self.unlabelled_seeds)) != len(self.unlabelled_seeds):
+                problems.append(f'unlabelled-scans seeds '
+                                f'{self.unlabelled_seeds}: none or repeated')
+            if not set(self.unlabelled_seeds) <= set(self.seeds):
+                problems.append(f'unlabelled-scans seeds '
+                                f'{self.unlabelled_seeds} are not all among '
+                                f'the seeds {self.seeds}')
             lab = self.labelled_sequences
             if not lab or not set(lab) < set(self.train_sequences):
                 problems.append(
@@ -314,7 +326,7 @@ class Demo:
                                for k in ('student', 'distilled')]
         if self.labelled_sequences is not None:
             names += ['teacher_labelled'] + [
-                f'{k}_seed{s}' for s in self.seeds
+                f'{k}_seed{s}' for s in self.unlabelled_seeds
                 for k in ('student_labelled', 'distilled_unlabelled')]
         return names
 
@@ -452,7 +464,7 @@ class Demo:
                 submit(f'student_seed{seed}', self.train_and_test,
                        f'student_seed{seed}', STUDENT_CFG, opts, STUDENT_CFG,
                        echo)
-                if unlabelled:
+                if unlabelled and seed in self.unlabelled_seeds:
                     submit(f'student_labelled_seed{seed}',
                            self.train_and_test,
                            f'student_labelled_seed{seed}', STUDENT_CFG, opts,
@@ -462,7 +474,7 @@ class Demo:
                 submit(f'distilled_seed{seed}', self.train_and_test,
                        f'distilled_seed{seed}', KD_CFG, opts + kd,
                        STUDENT_CFG, echo, after='teacher')
-                if unlabelled:
+                if unlabelled and seed in self.unlabelled_seeds:
                     submit(f'distilled_unlabelled_seed{seed}',
                            self.train_and_test,
                            f'distilled_unlabelled_seed{seed}',
@@ -476,6 +488,10 @@ class Demo:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
                 log(f'{name} done')
+        # what the report reads, kept in case it has to be written again
+        (self.work_dir / 'runs.json').write_text(json.dumps(dict(
+            metrics=self.metrics, checkpoints=self.checkpoints,
+            times=self.times), indent=1))
         report = write_report(self, time.perf_counter() - start)
         log(f'report written to {self.work_dir / "report.md"}')
         return report
