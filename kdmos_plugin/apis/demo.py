@@ -91,7 +91,7 @@ def run_tool(args: Sequence, log_file: Path, threads: Optional[int] = None,
     """
     cmd = [sys.executable] + [str(a) for a in args]
     log('$ ' + ' '.join(cmd[1:]))
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')  # the log as it happens
     if threads is not None:
         env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
     start = time.perf_counter()
