@@ -8,7 +8,9 @@ With ``--submit`` on the unlabeled test split only the prediction files are
 written (``format_only``); on a labelled split they are written beside the
 metrics. OUT must be empty or new, or hold only an earlier submission of
 this tool (which is removed first, so no stale prediction stays mixed in);
-a folder with any other file is refused and left untouched.
+a folder with any other file is refused and left untouched. The last line
+printed sums up the moving class: IoU, precision, recall and the
+object-level IoU (see ``MOSMetric``).
 """
 import argparse
 import json
@@ -21,7 +23,8 @@ from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis import finish_distributed, load_config
-from kdmos_plugin.evaluation.metrics.mos_metric import SUBMISSION_PATTERN
+from kdmos_plugin.evaluation.metrics.mos_metric import (SUBMISSION_PATTERN,
+                                                        summarize_metrics)
 from kdmos_plugin.utils.owned_files import start_clean
 
 
@@ -84,6 +87,8 @@ def main() -> None:
     # MOSSetupCheckHook (added by load_config) checks, before anything
     # runs, that the data and the model agree and that the checkpoint fits
     metrics = runner.test()
+    if metrics and is_main_process():
+        print(summarize_metrics(metrics))
     if args.metrics_out and is_main_process():
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_out).write_text(

@@ -41,6 +41,10 @@ class KittiFormatError(ValueError):
     """A KITTI / SemanticKITTI file is malformed (the message names it)."""
 
 
+#: Label file element types :func:`read_labels` accepts.
+LABEL_DTYPES = ('uint32', 'uint8')
+
+
 def _warn(message: str) -> None:
     """Log a WARNING through mmengine's current logger."""
     import logging
@@ -259,32 +263,46 @@ def write_points(path: PathLike, points: np.ndarray) -> None:
 
 
 def read_labels(path: PathLike,
-                num_points: Optional[int] = None) -> np.ndarray:
+                num_points: Optional[int] = None,
+                dtype: str = 'uint32') -> np.ndarray:
     """Read a ``.label`` file.
 
     Args:
-        path: The ``.label`` file (uint32 a point).
+        path: The ``.label`` file (one label a point).
         num_points: If given, the number of points of the matching scan.
+        dtype: ``'uint32'`` (SemanticKITTI: semantic id in the low 16 bits,
+            instance id in the high 16 bits) or ``'uint8'`` (one class id a
+            point, as nuScenes-MOS converters write).
 
     Returns:
-        np.ndarray: (N,) uint32 raw labels (semantic id = ``& 0xFFFF``).
+        np.ndarray: (N,) raw labels of ``dtype``.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        KittiFormatError: Size not a multiple of 4 bytes, or the label count
-            differs from ``num_points``.
+        KittiFormatError: Size not a multiple of the label size, or the
+            label count differs from ``num_points``.
     """
+    if dtype not in LABEL_DTYPES:
+        raise ValueError(f'label dtype must be one of {LABEL_DTYPES}, got '
+                         f'{dtype!r}')
     path = _check_exists(path, 'Label')
     size = osp.getsize(path)
-    if size % 4 != 0:
+    itemsize = np.dtype(dtype).itemsize
+    hint = ''
+    if num_points is not None and size != itemsize * num_points:
+        if dtype == 'uint8' and size == 4 * num_points:
+            hint = " (uint32 labels? set label_dtype='uint32')"
+        elif dtype == 'uint32' and size == num_points:
+            hint = " (uint8 labels? set label_dtype='uint8')"
+    if size % itemsize != 0:
         raise KittiFormatError(
-            f'{path}: size {size} bytes is not a multiple of 4 (uint32 a '
-            f'point)')
-    labels = np.fromfile(path, dtype=np.uint32)
+            f'{path}: size {size} bytes is not a multiple of {itemsize} '
+            f'({dtype} a point){hint}')
+    labels = np.fromfile(path, dtype=dtype)
     if num_points is not None and len(labels) != num_points:
         raise KittiFormatError(
             f'{path}: holds {len(labels)} labels but the scan has '
-            f'{num_points} points')
+            f'{num_points} points{hint}')
     return labels
 
 

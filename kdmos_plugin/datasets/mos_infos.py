@@ -47,9 +47,27 @@ def sequence_dir(data_root: str, seq: str) -> str:
     return osp.join(data_root, 'sequences', seq)
 
 
+def all_sequences(data_root: str) -> List[str]:
+    """Every sequence folder under ``<data_root>/sequences``, sorted.
+
+    Raises:
+        FileNotFoundError: No ``sequences`` folder or no sequence in it.
+    """
+    root = osp.join(data_root, 'sequences')
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'no sequences folder {root}')
+    found = sorted(d for d in os.listdir(root)
+                   if osp.isdir(osp.join(root, d)) and not d.startswith('.'))
+    if not found:
+        raise FileNotFoundError(f'no sequence folders in {root}')
+    return found
+
+
 def list_sequence(data_root: str,
                   seq: str,
-                  poses_root: Optional[str] = None) -> dict:
+                  poses_root: Optional[str] = None,
+                  seq_dir: Optional[str] = None,
+                  allow_missing_labels: bool = False) -> dict:
     """The scans of one sequence in the SemanticKITTI layout.
 
     Args:
@@ -57,6 +75,12 @@ def list_sequence(data_root: str,
         seq: Sequence name, e.g. ``'08'``.
         poses_root: Optional folder with ``<seq>/poses.txt`` used instead of
             ``sequences/<seq>/poses.txt``.
+        seq_dir: The sequence folder (holding ``velodyne/``), when it is not
+            ``<data_root>/sequences/<seq>`` (e.g. HeLiMOS's
+            ``<data_root>/<sensor>``).
+        allow_missing_labels: A scan without a label file gets ``None`` in
+            ``label_paths`` instead of an error (datasets that label only
+            the frames of their split files).
 
     Returns:
         dict: ``frame_ids`` (sorted list of int), ``lidar_paths``,
@@ -67,7 +91,7 @@ def list_sequence(data_root: str,
         FileNotFoundError: No velodyne folder or scans, or a scan without
             its label file while the labels folder exists.
     """
-    root = sequence_dir(data_root, seq)
+    root = seq_dir or sequence_dir(data_root, seq)
     vel_dir = osp.join(root, 'velodyne')
     if not osp.isdir(vel_dir):
         raise FileNotFoundError(
@@ -91,8 +115,11 @@ def list_sequence(data_root: str,
             osp.join(label_dir, osp.splitext(osp.basename(p))[0] + '.label')
             for p in lidar_paths
         ]
-        for path in label_paths:
+        for i, path in enumerate(label_paths):
             if not osp.isfile(path):
+                if allow_missing_labels:
+                    label_paths[i] = None
+                    continue
                 raise FileNotFoundError(
                     f'sequence {seq}: label file missing: {path}')
     poses_path = (osp.join(poses_root, seq, 'poses.txt')

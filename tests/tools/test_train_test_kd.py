@@ -143,7 +143,7 @@ def _train(workspace, name, options,
     return work_dir, scalars
 
 
-def test_offline_distil_resume_and_test(workspace):
+def test_offline_distil_resume_and_test(workspace, capsys):
     """student_kd_synthetic: offline logits, validation and best checkpoint,
     resume, then tools/test.py with the student config and --submit."""
     name = 'student_kd_synthetic'
@@ -168,6 +168,11 @@ def test_offline_distil_resume_and_test(workspace):
              '--submit', out,
              options=['test_dataloader.dataset.indices=2'] + SMALL_STUDENT)
     assert len(_check_submission(out, '08', 'data/synthetic_mos')) == 2
+    # it prints a line that sums up the moving class (point, object level)
+    summary = [line for line in capsys.readouterr().out.splitlines()
+               if line.startswith('moving IoU ')]
+    assert summary and 'precision' in summary[-1]
+    assert 'recall' in summary[-1] and 'object IoU' in summary[-1]
     # the student config scores the checkpoint as the distiller's val did
     test_iou = {s['mos/IoU_moving'] for s in _scalars(
         workspace / 'test_val') if 'mos/IoU_moving' in s}

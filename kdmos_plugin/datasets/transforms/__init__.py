@@ -6,11 +6,12 @@ from .mambamos_aug import MambaMOSAug
 from .mos_global_aug import MOSGlobalAug
 from .mos_motion_features import MOSMotionFeatures
 from .mos_sphere_crop import MOSSphereCrop
+from .normalize_intensity import MOSNormalizeIntensity
 from .pack_mos_inputs import PackMOSInputs
 from .polar_voxelize import PolarVoxelize
 
 __all__ = [
     'LoadMOSScans', 'LoadMOSLabels', 'MOSMotionFeatures', 'MOSGlobalAug',
     'PolarVoxelize', 'LoadTeacherLogits', 'PackMOSInputs', 'MambaMOSAug',
-    'MOSSphereCrop'
+    'MOSSphereCrop', 'MOSNormalizeIntensity'
 ]
