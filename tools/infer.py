@@ -78,15 +78,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='torch.compile the student (backend torch)')
     parser.add_argument('--threads', type=int,
                         help='intra-op threads (default: torch\'s)')
-    parser.add_argument('--backend', choices=sorted(BACKENDS),
-                        default='torch')
-    parser.add_argument('--precision', choices=sorted(PRECISIONS),
-                        default='fp32')
-    parser.add_argument('--onnx', help='exported model (ONNX backends)')
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the student (backend torch)')
-    parser.add_argument('--threads', type=int,
-                        help='intra-op threads (default: torch\'s)')
     return parser.parse_args(argv)
 
 
