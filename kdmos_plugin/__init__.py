@@ -8,6 +8,6 @@ learning-rate scheduler and metric into mmdet3d's registries (scope
 from .utils import compat  # noqa: F401  (stack fixes before anything else)
 from .utils import spconv_algo  # noqa: F401  (imports spconv quietly first)
 from . import (datasets, engine, evaluation, models,  # noqa: F401
-               visualization)
+               sources, visualization)
 
 __version__ = '0.1.0'

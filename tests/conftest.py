@@ -256,3 +256,53 @@ def tiny_student_ckpt(tmp_path_factory) -> str:
     cfg.dump(str(path.with_suffix('.py')))
     save_checkpoint({'state_dict': model.state_dict()}, str(path))
     return str(path)
+
+
+_TOOL_RUNS = iter(range(1 << 30))
+
+
+def _run_tool(name: str, *args, cfg_options=None) -> None:
+    """Run ``tools/<name>.py`` in this process as from the command line
+    (``sys.argv``), with ``--cfg-options`` if given (plus a visualizer name
+    of its own: mmengine keeps instances by name, so a second Runner in one
+    process would otherwise write into the first one's folder)."""
+    import runpy
+    import sys
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    argv = [osp.join(repo, 'tools', f'{name}.py')] + [str(a) for a in args]
+    if cfg_options is not None:
+        argv += ['--cfg-options'] + [str(o) for o in cfg_options] + [
+            f'visualizer.name=tool_run_{next(_TOOL_RUNS)}']
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        runpy.run_path(argv[0], run_name='__main__')
+    finally:
+        sys.argv = saved
+
+
+@pytest.fixture(scope='session')
+def run_tool():
+    """``run_tool(name, *args, cfg_options=None)``: ``tools/<name>.py`` run
+    in this process as from the command line."""
+    return _run_tool
+
+
+class _Payload:
+    """Unpickling it creates the file ``marker`` (what a malicious pickle
+    can do: run any code of its author)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+@pytest.fixture
+def pickle_payload(tmp_path):
+    """``(make, marker)``: ``make()`` gives an object whose unpickling
+    creates the file ``marker`` (``make(other)``: creates ``other``); what
+    a file we read must never do to us."""
+    marker = tmp_path / 'PAYLOAD_RAN'
+    return (lambda where=marker: _Payload(str(where))), marker

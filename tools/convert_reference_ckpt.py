@@ -10,8 +10,8 @@ under ``model_state_dict``/``state_dict``/``model``; loaded with
 for ``configs/kdmos/student_bev.py`` (KDMOS, DySample) or
 ``configs/kdmos/motionbev.py`` (MotionBEV, deconvolutions).
 
-Key mapping (``N = BEV_model.network.``, ``B = backbone``; the rest of
-each key is kept)::
+Key mapping (``N = BEV_model.network.``, ``B = backbone``,
+``H = decode_head``; the rest of each key is kept)::
 
     published prefix -> our prefix
     pt_model_in.bn1.                 -> voxel_encoder.mlp.0.
@@ -38,7 +38,7 @@ each key is kept)::
                                      -> B.cag{k}.unused_spatial_attention.conv.
     N.up{0-3}.up.                    -> B.up{k}.upsample.
     N.up{0-3}.conv.                  -> B.up{k}.conv.
-    N.outc.conv.                     -> B.outc.
+    N.outc.conv.                     -> H.conv_seg.
 
 The logic lives in :mod:`kdmos_plugin.models.segmentors.reference_ckpt`.
 """

@@ -1,7 +1,7 @@
 """Write SemanticKITTI-MOS info files (one a split) for the dataset.
 
 Usage:
-    python tools/create_data.py DATA_ROOT [--out-dir DIR] [--format pkl|json]
+    python tools/create_data.py DATA_ROOT [--out-dir DIR] [--format json|pkl]
         [--split NAME SEQ [SEQ ...]]... [--poses-root DIR] [--no-num-points]
         [--residual-root DIR]
 
@@ -10,7 +10,9 @@ Without ``--split`` the default train (00-07, 09, 10), val (08) and test
 ``DATA_ROOT/sequences``. Output:
 ``<out-dir>/semantickitti_mos_infos_<split>.<fmt>``
 (see ``kdmos_plugin.datasets.mos_infos`` for the format). Use it in a config
-with ``dataset=dict(ann_file='semantickitti_mos_infos_train.pkl', ...)``.
+with ``dataset=dict(ann_file='semantickitti_mos_infos_train.json', ...)``.
+Files of those names that this tool did not write are never replaced (the
+run stops first); info files are data (JSON), never code.
 ``--residual-root DIR`` also writes the published motion features of every
 sequence of the splits as ``DIR/<seq>/residual_images/<frame>.npy`` (for
 ``MOSMotionFeatures(mode='file', residual_root=DIR)``).
@@ -24,7 +26,8 @@ def parse_args(argv=None):
     parser.add_argument('data_root', help='folder holding sequences/XX')
     parser.add_argument('--out-dir', default=None,
                         help='output folder (default: data_root)')
-    parser.add_argument('--format', choices=('pkl', 'json'), default='pkl')
+    parser.add_argument('--format', choices=('json', 'pkl'), default='json',
+                        help='json (default); pkl holds the same plain data')
     parser.add_argument('--prefix', default='semantickitti_mos')
     parser.add_argument('--split', nargs='+', action='append',
                         metavar=('NAME', 'SEQ'),
@@ -56,12 +59,12 @@ def main(argv=None):
     for name, path in written.items():
         print(f'{name}: {path}')
     if args.residual_root:
-        import mmengine
+        from kdmos_plugin.datasets.mos_infos import load_info_file
         from kdmos_plugin.datasets.residual_files import \
             write_reference_residuals
         seqs = []
         for path in written.values():
-            for seq in mmengine.load(path)['metainfo']['sequences']:
+            for seq in load_info_file(path)['metainfo']['sequences']:
                 if seq not in seqs:
                     seqs.append(seq)
         counts = write_reference_residuals(args.data_root, seqs,

@@ -2,15 +2,29 @@
 
 Usage:
     python tools/make_synthetic_data.py OUT --sequences 00 08 --scans 100 \
-        --seed 0 [--preset small|full] \
-        [--kitti-poses tests/data/kitti_poses]
+        --seed 0 [--preset small|full | --sensor PRESET|FILE [...]] \
+        [--scan-rate HZ] [--kitti-poses tests/data/kitti_poses]
 
 Writes ``OUT/sequences/XX/{velodyne,labels}/NNNNNN.*``, ``poses.txt``,
 ``calib.txt`` and ``times.txt`` exactly as SemanticKITTI. The same seed gives
 byte-identical files. ``--kitti-poses`` drives the ego vehicle along a window
 of the real KITTI trajectory of the same sequence number (``XX/poses.txt``);
 without it the trajectory is procedural (curved, varying speed, a stop).
-See ``kdmos_plugin.synthetic``.
+
+``--sensor`` imitates a sensor profile (a preset such as ``hdl64e``,
+``hdl32e``, ``vlp16``, ``os1-64``, ``os1-128``, or a YAML/JSON profile file):
+its beams and elevations, horizontal resolution, range, mounting height,
+noise, intensity scale and scan rate; ``--scan-rate`` overrides the rate
+(e.g. ``--sensor hdl32e --scan-rate 2`` for nuScenes-like 2 Hz keyframes).
+Several sensors are given to the sequences in turn (sequence k gets sensor
+k mod count): one dataset of many sensors; ``--sensor random`` draws a
+random spinning LiDAR a sequence from the seed (beams, field of view,
+resolution, rate, height, range, intensity scale: sensor randomisation).
+Each sequence then holds its
+``sensor.json``. Without ``--sensor`` the ``--preset`` LiDAR (default
+``small``) writes what it always wrote. Files of those names that this tool
+did not write (e.g. a real dataset at OUT) are never replaced: it stops
+first. See ``kdmos_plugin.synthetic``.
 """
 import argparse
 import time
@@ -23,27 +37,56 @@ def parse_args(argv=None):
     parser.add_argument('--sequences', nargs='+', default=['00'],
                         help='sequence names, e.g. 00 08')
     parser.add_argument('--scans', type=int, default=100,
-                        help='scans a sequence (10 Hz)')
+                        help='scans a sequence')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--preset', choices=('small', 'full'),
-                        default='small',
-                        help='small: 32 beams x 512 azimuths; full: '
-                        'HDL-64E-like 64 x 2048')
+    parser.add_argument('--preset', choices=('small', 'full'), default=None,
+                        help='small (default): 32 beams x 512 azimuths; '
+                        'full: HDL-64E-like 64 x 2048; both 10 Hz')
+    parser.add_argument('--sensor', nargs='+', default=None,
+                        metavar='PRESET|FILE',
+                        help='sensor profile(s) to imitate (given to the '
+                        'sequences in turn)')
+    parser.add_argument('--scan-rate', type=float, default=None,
+                        metavar='HZ',
+                        help="override the sensors' scan rate")
     parser.add_argument('--kitti-poses', default=None,
                         help='folder with XX/poses.txt real KITTI '
                         'trajectories to drive along (optional)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.sensor and args.preset:
+        parser.error('--preset and --sensor exclude each other')
+    if args.scan_rate is not None and not args.sensor:
+        parser.error('--scan-rate needs --sensor')
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     from kdmos_plugin.synthetic import write_sequence
-    for seq in args.sequences:
+    from kdmos_plugin.synthetic.sensors import resolve_sensors
+    from kdmos_plugin.utils.owned_files import claim_files
+    preset = args.preset or 'small'
+    try:  # every profile is checked before anything is written
+        sensors = resolve_sensors(args.sensor, args.scan_rate,
+                                  len(args.sequences), args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f'make_synthetic_data: {err}') from None
+    names = ['poses.txt', 'calib.txt', 'times.txt'] + (
+        ['sensor.json'] if args.sensor else [])
+    claim_files(args.out, [
+        f'sequences/{seq}/{name}' for seq in args.sequences
+        for name in names + [
+            f'{folder}/{i:06d}.{ext}' for i in range(args.scans)
+            for folder, ext in (('velodyne', 'bin'), ('labels', 'label'))]
+    ], hint='Write the synthetic data to another folder.')
+    for seq, sensor in zip(args.sequences, sensors):
         start = time.perf_counter()
-        path = write_sequence(args.out, seq, args.scans, args.seed,
-                              args.preset, args.kitti_poses)
+        path = write_sequence(args.out, seq, args.scans, args.seed, preset,
+                              args.kitti_poses, sensor=sensor)
         took = time.perf_counter() - start
-        print(f'{path}: {args.scans} scans ({args.preset}) in {took:.1f} s, '
+        what = preset if sensor is None else \
+            f'{sensor.name}, {sensor.scan_rate:g} Hz'
+        print(f'{path}: {args.scans} scans ({what}) in {took:.1f} s, '
               f'{took / args.scans:.3f} s a scan')
 
 

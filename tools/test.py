@@ -6,7 +6,11 @@
 
 With ``--submit`` on the unlabeled test split only the prediction files are
 written (``format_only``); on a labelled split they are written beside the
-metrics.
+metrics. OUT must be empty or new, or hold only an earlier submission of
+this tool (which is removed first, so no stale prediction stays mixed in);
+a folder with any other file is refused and left untouched. The last line
+printed sums up the moving class: IoU, precision, recall and the
+object-level IoU (see ``MOSMetric``).
 """
 import argparse
 import json
@@ -15,12 +19,13 @@ from pathlib import Path
 
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis import finish_distributed, load_config
-from kdmos_plugin.apis.checkpoint import check_checkpoint_matches
+from kdmos_plugin.evaluation.metrics.mos_metric import (SUBMISSION_PATTERN,
+                                                        summarize_metrics)
+from kdmos_plugin.utils.owned_files import start_clean
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,11 +75,20 @@ def main() -> None:
     if args.submit:
         cfg.test_evaluator.submission_prefix = args.submit
         cfg.test_evaluator.format_only = args.split == 'test'
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    if args.submit and int(rank) == 0:
+        # before the process group forms, so no rank writes before this
+        # (and the temporary files of an atomic write a kill interrupted)
+        start_clean(args.submit, [SUBMISSION_PATTERN,
+                                  SUBMISSION_PATTERN + '.tmp*'],
+                    hint='A submission folder must start empty: use a new '
+                    'one.')
     runner = Runner.from_cfg(cfg)
-    model = runner.model.module if is_model_wrapper(runner.model) \
-        else runner.model
-    check_checkpoint_matches(model, args.checkpoint)
+    # MOSSetupCheckHook (added by load_config) checks, before anything
+    # runs, that the data and the model agree and that the checkpoint fits
     metrics = runner.test()
+    if metrics and is_main_process():
+        print(summarize_metrics(metrics))
     if args.metrics_out and is_main_process():
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_out).write_text(

@@ -13,6 +13,11 @@ default_hooks = dict(
         save_best='mos/IoU_moving', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 
+# Before every run: the data and the model agree (grid, classes, motion
+# channels) and a load_from / resume checkpoint fits the model
+# (kdmos_plugin/engine/setup_check.py).
+custom_hooks = [dict(type='MOSSetupCheckHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

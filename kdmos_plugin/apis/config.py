@@ -7,6 +7,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+#: The hook every config run by the tools gets (engine/setup_check.py).
+SETUP_CHECK_HOOK = 'MOSSetupCheckHook'
+
 
 def load_config(path: str,
                 cfg_options: Optional[dict] = None,
@@ -30,7 +33,10 @@ def load_config(path: str,
       cannot be combined with ``sync_bn`` on CPU (a clear error). With
       CUDA nothing changes: mmengine converts to torch's SyncBatchNorm.
     * ``custom_imports`` of ``kdmos_plugin`` is ensured, so a config that
-      does not inherit our runtime still finds our modules.
+      does not inherit our runtime still finds our modules, and so is the
+      ``MOSSetupCheckHook`` in ``custom_hooks``: the Runner checks that the
+      data and the model agree and that ``load_from`` fits the model before
+      anything runs (:mod:`kdmos_plugin.engine.setup_check`).
 
     Args:
         path (str): Config file.
@@ -67,6 +73,10 @@ def load_config(path: str,
                 _use_cpu_sync_bn(path, cfg.sync_bn, wrapper)
                 cfg.sync_bn = None
             cfg.model_wrapper_cfg = wrapper
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type', '')).split('.')[-1] == SETUP_CHECK_HOOK
+               for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type=SETUP_CHECK_HOOK)]
     imports = cfg.get('custom_imports', {}).get('imports', [])
     if 'kdmos_plugin' not in imports:
         cfg.custom_imports = dict(

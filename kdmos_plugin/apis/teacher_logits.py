@@ -4,9 +4,13 @@ The file format (layout, manifest, atomic writes) lives with the data, in
 :mod:`kdmos_plugin.datasets.teacher_logits`; this module runs a model.
 """
 import copy
+import logging
 import os.path as osp
 from typing import Callable, Dict, List, Optional
 
+from mmengine.logging import print_log
+
+from ..datasets.point_arrays import load_point_array
 from ..datasets.teacher_logits import (file_sha256, logits_path,
                                        make_manifest, prepare_output_dir,
                                        save_logits)
@@ -28,7 +32,10 @@ def dump_teacher_logits(config: str,
     sequences of ``<split>_dataloader`` (else the config's
     ``<split>_sequences``, if any). Frames whose file exists
     already are skipped, so an interrupted run resumes; files are written
-    atomically, so an existing file is always complete.
+    atomically, and an existing file counts as done only if it is a
+    readable (N, C) array of finite numbers for its scan: a truncated,
+    garbage or pickled file is reported (a warning naming it) and written
+    again.
 
     Args:
         config (str): Teacher config file.
@@ -48,6 +55,7 @@ def dump_teacher_logits(config: str,
     from mmengine.registry import init_default_scope
 
     from mmdet3d.registry import DATASETS, MODELS
+    from ..engine.setup_check import check_data_model
     from .checkpoint import load_matching_checkpoint
     from .config import load_config
 
@@ -67,6 +75,7 @@ def dump_teacher_logits(config: str,
     classes = _class_names(dataset, cfg)
 
     model = MODELS.build(cfg.model)
+    check_data_model(cfg, model)
     load_matching_checkpoint(model, checkpoint)
     model.to(device).eval()
     if len(classes) != model.num_classes:
@@ -80,15 +89,17 @@ def dump_teacher_logits(config: str,
 
     written = skipped = 0
     for i in range(len(dataset)):
-        key = _frame_key(dataset.get_data_info(i))
-        if key is not None and osp.isfile(logits_path(out_dir, *key)):
+        info = dataset.get_data_info(i)
+        key = _frame_key(info)
+        if key is not None and _is_done(logits_path(out_dir, *key), info,
+                                        len(classes)):
             skipped += 1
             continue
         data = dataset[i]
         meta = data['data_samples'].metainfo
         key = (meta['sequence'], meta['frame_id'])
         path = logits_path(out_dir, *key)
-        if osp.isfile(path):
+        if _is_done(path, meta, len(classes)):
             skipped += 1
             continue
         with torch.no_grad():
@@ -108,6 +119,28 @@ def dump_teacher_logits(config: str,
         log(f'teacher logits: {written} written, {skipped} already there, '
             f'in {out_dir}')
     return dict(written=written, skipped=skipped)
+
+
+def _is_done(path: str, info: dict, num_classes: int) -> bool:
+    """Whether ``path`` holds this frame's logits already: a readable
+    (N, C) array of finite numbers, N the scan's points (its file size),
+    C the classes. Anything else (truncated, garbage, a pickle, another
+    shape) is not done: it is reported and written again."""
+    if not osp.isfile(path):
+        return False
+    scan = info.get('lidar_path')
+    num_points = (osp.getsize(scan) // 16 if scan and osp.isfile(scan)
+                  else info.get('num_points'))
+    try:
+        if num_points is None:
+            raise ValueError(f'{path}: the scan of these logits is unknown')
+        load_point_array(path, int(num_points), num_classes,
+                         'teacher logits', 'classes', 'num_classes', scan)
+    except ValueError as err:
+        print_log(f'{err}: written again', logger='current',
+                  level=logging.WARNING)
+        return False
+    return True
 
 
 def _class_names(dataset, cfg) -> List[str]:

@@ -24,7 +24,8 @@ of scan ``c`` with ``inv(P_c) @ P_j`` (:func:`relative_pose`).
 """
 import os
 import os.path as osp
-from typing import Dict, Optional, Union
+import re
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -38,6 +39,18 @@ PathLike = Union[str, os.PathLike]
 
 class KittiFormatError(ValueError):
     """A KITTI / SemanticKITTI file is malformed (the message names it)."""
+
+
+#: Label file element types :func:`read_labels` accepts.
+LABEL_DTYPES = ('uint32', 'uint8')
+
+
+def _warn(message: str) -> None:
+    """Log a WARNING through mmengine's current logger."""
+    import logging
+
+    from mmengine.logging import print_log
+    print_log(message, logger='current', level=logging.WARNING)
 
 
 def _check_exists(path: PathLike, what: str) -> str:
@@ -64,6 +77,65 @@ def _number_line(values) -> str:
     return ' '.join(repr(float(v)) for v in np.ravel(values)) + '\n'
 
 
+def _natural_key(name: str) -> tuple:
+    """Sort key comparing digit runs as numbers: ``8.bin < 13.bin``."""
+    return tuple(int(part) if part.isdigit() else part
+                 for part in re.split(r'(\d+)', name))
+
+
+def scan_files(folder: PathLike, ext: str = '.bin') -> List[str]:
+    """The scans of a folder in time order.
+
+    Names are sorted by their numbers (``8.bin`` before ``13.bin``, as
+    for zero-padded names), not as strings. macOS metadata files
+    (``._000000.bin``, written beside every file copied from a Mac to a
+    non-Mac disk) are not scans: they are left out with a warning.
+
+    Args:
+        folder: The folder (not searched recursively).
+        ext: File extension of the scans.
+
+    Returns:
+        list[str]: The paths; empty if there are none.
+    """
+    folder = os.fspath(folder)
+    names = [n for n in os.listdir(folder) if n.endswith(ext) and
+             osp.isfile(osp.join(folder, n))] if osp.isdir(folder) else []
+    junk = sorted(n for n in names if n.startswith('._'))
+    if junk:
+        _warn(f'{folder}: ignoring {len(junk)} macOS metadata files '
+              f'({", ".join(junk[:3])}{", ..." if len(junk) > 3 else ""}); '
+              f'they are not scans')
+    names = sorted((n for n in names if not n.startswith('._')),
+                   key=_natural_key)
+    return [osp.join(folder, n) for n in names]
+
+
+def frame_gap_problem(frame_ids: Sequence[int]) -> Optional[str]:
+    """What is missing from consecutive frame numbers, or None.
+
+    Args:
+        frame_ids: Sorted frame numbers of a sequence.
+
+    Returns:
+        str | None: e.g. ``'frames are missing: 000001 (between 000000 and
+        000002), and 2 more gaps'``.
+    """
+    ids = np.asarray(frame_ids, dtype=np.int64)
+    gaps = np.flatnonzero(np.diff(ids) != 1)
+    if not len(gaps):
+        return None
+    i = gaps[0]
+    a, b = int(ids[i]), int(ids[i + 1])
+    missing = (f'{a + 1:06d}' if b == a + 2 else
+               f'{a + 1:06d}..{b - 1:06d}') if b > a else f'{b:06d} again'
+    more = len(gaps) - 1
+    more = f', and {more} more gap{"s" * (more > 1)}' if more else ''
+    return (f'frames are missing: {missing} (between {a:06d} and '
+            f'{b:06d}){more}; the past-scan window would join scans that '
+            f'are not consecutive')
+
+
 def read_points(path: PathLike) -> np.ndarray:
     """Read a ``.bin`` scan.
 
@@ -81,12 +153,16 @@ def read_points(path: PathLike) -> np.ndarray:
     path = _check_exists(path, 'Point cloud')
     size = osp.getsize(path)
     if size % 16 != 0:
+        maybe = (' (it is a multiple of 20: 5 float32 a point, x, y, z, '
+                 'intensity, ring as in nuScenes?)' if size % 20 == 0 else '')
         raise KittiFormatError(
             f'{path}: size {size} bytes is not a multiple of 16 '
-            f'(4 float32 a point); the scan is truncated or not a KITTI .bin')
+            f'(4 float32 a point); the scan is truncated or not a KITTI '
+            f'.bin{maybe}')
     if size == 0:
         raise KittiFormatError(f'{path}: the scan holds no points')
     points = np.fromfile(path, dtype=np.float32).reshape(-1, 4)
+    _check_layout(path, points)
     bad = ~np.isfinite(points)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
@@ -94,6 +170,83 @@ def read_points(path: PathLike) -> np.ndarray:
             f'{path}: {len(rows)} of {len(points)} points hold NaN or inf '
             f'values (first at point {rows[0]})')
     return points
+
+
+#: No LiDAR we know of measures beyond this [m]; farther points mean the
+#: file is not float32 x, y, z, intensity.
+MAX_SENSOR_RANGE = 1000.0
+
+
+#: Largest intensity / extra value of a plausible point.
+MAX_EXTRA_VALUE = 1e6
+
+
+def _implausible_rows(points: np.ndarray) -> np.ndarray:
+    """(N,) bool: rows that are not x, y, z [m] of a LiDAR (finite, within
+    :data:`MAX_SENSOR_RANGE`) followed by finite extra columns below
+    :data:`MAX_EXTRA_VALUE`."""
+    with np.errstate(invalid='ignore', over='ignore'):
+        return ~(np.isfinite(points).all(axis=1) &
+                 (np.abs(points[:, :3]) < MAX_SENSOR_RANGE).all(axis=1) &
+                 (np.abs(points[:, 3:]) < MAX_EXTRA_VALUE).all(axis=1))
+
+
+def _plausible(points: np.ndarray) -> bool:
+    """Whether every row of (N, C) values looks like a LiDAR point."""
+    return not _implausible_rows(points).any()
+
+
+def _small_integers(column: np.ndarray) -> bool:
+    """Whether every value of a column is an integer in 0..255."""
+    with np.errstate(invalid='ignore'):
+        return bool(np.isfinite(column).all() and
+                    (column == np.round(column)).all() and
+                    column.min() >= 0 and column.max() <= 255)
+
+
+def _looks_like_ring(column: np.ndarray) -> bool:
+    """Whether a column holds laser ring indices: small integers 0..255,
+    more than one of them (the first 64 are tested first, cheaply)."""
+    return (_small_integers(column[:64]) and _small_integers(column) and
+            len(np.unique(column)) > 1)
+
+
+def _check_layout(path: str, points: np.ndarray) -> None:
+    """Refuse a ``.bin`` whose bytes are probably not float32 x 4 a point.
+
+    Two layouts are told apart from the values: 5 float32 a point (x, y,
+    z, intensity, ring: nuScenes and many ROS exports), whose 5th column
+    holds small integers, and float64 x 4, whose float32 view holds
+    non-finite or absurd coordinates while the float64 view is a plausible
+    scan (a quarter of the float32 points or more are absurd). A KITTI
+    scan never matches either.
+
+    Raises:
+        KittiFormatError: Naming the file and what it probably holds.
+    """
+    raw = points.reshape(-1)
+    if raw.size % 5 == 0 and raw.size >= 10:
+        five = raw.reshape(-1, 5)
+        if _looks_like_ring(five[:, 4]) and _plausible(five[:, :4]):
+            raise KittiFormatError(
+                f'{path}: looks like 5 float32 a point (x, y, z, intensity, '
+                f'ring, e.g. nuScenes: its 5th column holds ring indices '
+                f'{int(five[:, 4].min())}..{int(five[:, 4].max())}), not the '
+                f'4 of a KITTI .bin; keep the first 4 columns '
+                f'(np.fromfile(f, np.float32).reshape(-1, 5)[:, :4])')
+    # float64 read as float32: the low words are mantissa bits, most of
+    # them absurd as float32 (a few bad points are a NaN error, row 4)
+    if _implausible_rows(points).mean() < 0.25:
+        return
+    double = raw.view(np.float64)  # (4 * N) float32 -> (2 * N) float64
+    for cols in (4, 5):
+        if double.size % cols == 0 and _plausible(double.reshape(-1, cols)):
+            raise KittiFormatError(
+                f'{path}: looks like float64 x {cols} a point, not float32 '
+                f'x 4 (read as float32 its coordinates are NaN or beyond '
+                f'{MAX_SENSOR_RANGE:g} m); convert it with '
+                f'np.fromfile(f, np.float64).reshape(-1, {cols})[:, :4]'
+                f'.astype(np.float32)')
 
 
 def write_points(path: PathLike, points: np.ndarray) -> None:
@@ -110,32 +263,46 @@ def write_points(path: PathLike, points: np.ndarray) -> None:
 
 
 def read_labels(path: PathLike,
-                num_points: Optional[int] = None) -> np.ndarray:
+                num_points: Optional[int] = None,
+                dtype: str = 'uint32') -> np.ndarray:
     """Read a ``.label`` file.
 
     Args:
-        path: The ``.label`` file (uint32 a point).
+        path: The ``.label`` file (one label a point).
         num_points: If given, the number of points of the matching scan.
+        dtype: ``'uint32'`` (SemanticKITTI: semantic id in the low 16 bits,
+            instance id in the high 16 bits) or ``'uint8'`` (one class id a
+            point, as nuScenes-MOS converters write).
 
     Returns:
-        np.ndarray: (N,) uint32 raw labels (semantic id = ``& 0xFFFF``).
+        np.ndarray: (N,) raw labels of ``dtype``.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        KittiFormatError: Size not a multiple of 4 bytes, or the label count
-            differs from ``num_points``.
+        KittiFormatError: Size not a multiple of the label size, or the
+            label count differs from ``num_points``.
     """
+    if dtype not in LABEL_DTYPES:
+        raise ValueError(f'label dtype must be one of {LABEL_DTYPES}, got '
+                         f'{dtype!r}')
     path = _check_exists(path, 'Label')
     size = osp.getsize(path)
-    if size % 4 != 0:
+    itemsize = np.dtype(dtype).itemsize
+    hint = ''
+    if num_points is not None and size != itemsize * num_points:
+        if dtype == 'uint8' and size == 4 * num_points:
+            hint = " (uint32 labels? set label_dtype='uint32')"
+        elif dtype == 'uint32' and size == num_points:
+            hint = " (uint8 labels? set label_dtype='uint8')"
+    if size % itemsize != 0:
         raise KittiFormatError(
-            f'{path}: size {size} bytes is not a multiple of 4 (uint32 a '
-            f'point)')
-    labels = np.fromfile(path, dtype=np.uint32)
+            f'{path}: size {size} bytes is not a multiple of {itemsize} '
+            f'({dtype} a point){hint}')
+    labels = np.fromfile(path, dtype=dtype)
     if num_points is not None and len(labels) != num_points:
         raise KittiFormatError(
             f'{path}: holds {len(labels)} labels but the scan has '
-            f'{num_points} points')
+            f'{num_points} points{hint}')
     return labels
 
 
@@ -172,6 +339,70 @@ def _rows_to_matrix(values: np.ndarray) -> np.ndarray:
     return mat
 
 
+#: Largest ``|R^T R - I|`` and ``|det R - 1|`` of a rotation we accept
+#: (KITTI's poses and calibrations are orthonormal to about 2e-5).
+ROTATION_TOL = 1e-3
+
+
+def rigid_transform_problem(mat: np.ndarray) -> Optional[str]:
+    """What keeps ``mat`` from being a rigid (4, 4) transform, or None.
+
+    Args:
+        mat: The candidate, any shape and dtype.
+
+    Returns:
+        str | None: e.g. ``'shape (3, 4), expected (4, 4)'``, ``'holds NaN
+        or inf'``, ``'last row is [0, 0, 1, 1], expected [0, 0, 0, 1]'``,
+        ``'rotation is not orthonormal (|R^T R - I| = 3; scaled or
+        sheared)'``, ``'rotation is a reflection (det -1)'``.
+    """
+    mat = np.asarray(mat)
+    if mat.shape != (4, 4):
+        return f'shape {mat.shape}, expected (4, 4)'
+    try:
+        mat = mat.astype(np.float64)
+    except (TypeError, ValueError):
+        return f'is not numeric ({mat.dtype})'
+    if not np.isfinite(mat).all():
+        return 'holds NaN or inf'
+    if not np.allclose(mat[3], [0, 0, 0, 1], rtol=0, atol=1e-9):
+        return (f'last row is {mat[3].tolist()}, expected [0, 0, 0, 1]')
+    rot = mat[:3, :3]
+    err = np.abs(rot.T @ rot - np.eye(3)).max()
+    if err > ROTATION_TOL:
+        return (f'rotation is not orthonormal (|R^T R - I| = {err:.3g}; '
+                f'scaled, sheared or singular)')
+    det = np.linalg.det(rot)
+    if abs(det - 1) > ROTATION_TOL:
+        return f'rotation is a reflection or not a rotation (det {det:.3g})'
+    return None
+
+
+def check_rigid_transform(mat: np.ndarray, what: str) -> np.ndarray:
+    """``mat`` as a (4, 4) float64 rigid transform, or an error naming it.
+
+    The one check of every pose and calibration this package reads or is
+    given (``poses.txt``, ``Tr``, the poses of the inference API and of
+    :class:`~kdmos_plugin.apis.inference.MOSStreamer`): the pose maths
+    inverts them, so a singular, scaled or NaN pose would end in numpy's
+    ``LinAlgError`` or in silently wrong labels.
+
+    Args:
+        mat: The candidate transform.
+        what: How the error names it, e.g. ``'poses.txt line 3'``.
+
+    Returns:
+        np.ndarray: (4, 4) float64.
+
+    Raises:
+        KittiFormatError: See :func:`rigid_transform_problem`.
+    """
+    problem = rigid_transform_problem(mat)
+    if problem is not None:
+        raise KittiFormatError(f'{what}: not a rigid transform: {problem}')
+    return np.asarray(mat, dtype=np.float64)
+
+
 def read_poses(path: PathLike, num_scans: Optional[int] = None) -> np.ndarray:
     """Read a KITTI ``poses.txt`` (camera poses, 12 numbers a line).
 
@@ -199,13 +430,18 @@ def read_poses(path: PathLike, num_scans: Optional[int] = None) -> np.ndarray:
                 raise KittiFormatError(
                     f'{path}: line {lineno} holds {values.size} numbers, '
                     f'expected 12 (a 3x4 pose matrix)')
-            poses.append(_rows_to_matrix(values))
+            poses.append(check_rigid_transform(
+                _rows_to_matrix(values), f'{path}: line {lineno}'))
     if not poses:
         raise KittiFormatError(f'{path}: holds no poses')
     if num_scans is not None and len(poses) < num_scans:
         raise KittiFormatError(
             f'{path}: holds {len(poses)} poses but the sequence has '
             f'{num_scans} scans')
+    if num_scans is not None and len(poses) > num_scans:
+        _warn(f'{path}: holds {len(poses)} poses but there are {num_scans} '
+              f'scans; the first {num_scans} are used (is a scan missing, '
+              f'or is it the poses file of another sequence?)')
     return np.stack(poses)
 
 
@@ -256,7 +492,8 @@ def read_calib(path: PathLike) -> Dict[str, np.ndarray]:
     if calib['Tr'].size != 12:
         raise KittiFormatError(
             f'{path}: "Tr" holds {calib["Tr"].size} numbers, expected 12')
-    calib['Tr'] = _rows_to_matrix(calib['Tr'])
+    calib['Tr'] = check_rigid_transform(_rows_to_matrix(calib['Tr']),
+                                        f'{path}: "Tr"')
     return calib
 
 

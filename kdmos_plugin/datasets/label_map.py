@@ -7,6 +7,24 @@ maps are provided:
   2 movable (a movable object that is not moving), 3 moving.
 * :data:`MOS_2CLASS` (MotionBEV): 0 static (unlabeled included), 1 moving.
 
+Other datasets in SemanticKITTI-like layouts (configs in
+``configs/_base_/datasets/``) map onto the same 4 train ids:
+
+* Apollo-MOS and HeLiMOS write SemanticKITTI uint32 labels (semantic id in
+  the low 16 bits, instance id in the high 16). Their public readers (e.g.
+  4DMOS's) treat ids > 250 as moving and 0 / 1 as unlabeled / outlier; the
+  files seen in such readers hold 9 (static) and 251 (moving). They use the
+  SemanticKITTI map: :data:`APOLLO_MOS_4CLASS`, :data:`HELIMOS_4CLASS`
+  (copies of :data:`MOS_4CLASS`; no "movable" class is labelled there, so a
+  parked car is "static" in their ground truth).
+* nuScenes-MOS as written by public converters: one **uint8** label a point,
+  the nuScenes-lidarseg class index 0-31 for non-moving points and 32-39 for
+  moving ones (:data:`NUSCENES_MOS_GROUPS`). We could not check which
+  converter writes exactly these ids, nor which moving class each of 32-39
+  is: all of 32-39 are "moving", and an id outside 0-39 is an error naming
+  the file, so a file with another convention is refused rather than
+  misread. uint8 labels carry no instance ids.
+
 A raw id missing from the map is an error, never silently mapped.
 """
 from typing import Dict, Mapping, Optional, Sequence, Union
@@ -62,6 +80,28 @@ def label_map_from_groups(
 #: The 4-class KDMOS map: raw semantic id -> train id.
 MOS_4CLASS: Dict[int, int] = label_map_from_groups(MOS_CLASSES,
                                                    MOS_4CLASS_GROUPS)
+#: Apollo-MOS: SemanticKITTI ids (9 static, 251 moving, 0/1 unlabeled).
+APOLLO_MOS_4CLASS: Dict[int, int] = dict(MOS_4CLASS)
+#: HeLiMOS (all four sensors): SemanticKITTI ids, as Apollo-MOS.
+HELIMOS_4CLASS: Dict[int, int] = dict(MOS_4CLASS)
+
+#: nuScenes-MOS uint8 ids of each 4-class group: the nuScenes-lidarseg
+#: classes (0 noise, 1 animal, 2-8 humans, 9 barrier, 10 debris, 11
+#: pushable/pullable, 12 traffic cone, 13 bicycle rack, 14-23 vehicles,
+#: 24-27 flat surfaces, 28 man-made, 29 static other, 30 vegetation, 31 the
+#: ego vehicle) for non-moving points, 32-39 for moving points. Noise and
+#: the ego vehicle's own body are ignored; animals, humans and vehicles are
+#: movable; the rest is static.
+NUSCENES_MOS_GROUPS: Dict[str, tuple] = {
+    'unlabeled': (0, 31),
+    'static': (9, 10, 11, 12, 13, 24, 25, 26, 27, 28, 29, 30),
+    'movable': (1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 19, 20, 21,
+                22, 23),
+    'moving': tuple(range(32, 40)),
+}
+#: nuScenes-MOS: uint8 id -> train id.
+NUSCENES_MOS_4CLASS: Dict[int, int] = label_map_from_groups(
+    MOS_CLASSES, NUSCENES_MOS_GROUPS)
 #: MotionBEV's 2-class map over the same raw ids: 251..259 -> 1, else 0.
 MOS_2CLASS: Dict[int, int] = {
     raw: int(train == MOS_CLASSES.index('moving'))
@@ -76,6 +116,9 @@ INV_MAP_2CLASS: Dict[int, int] = {0: 9, 1: 251}
 NAMED_LABEL_MAPS = {
     'mos_4class': (MOS_CLASSES, MOS_4CLASS, INV_MAP_4CLASS),
     'mos_2class': (MOS_2CLASS_CLASSES, MOS_2CLASS, INV_MAP_2CLASS),
+    'apollo_mos': (MOS_CLASSES, APOLLO_MOS_4CLASS, INV_MAP_4CLASS),
+    'helimos': (MOS_CLASSES, HELIMOS_4CLASS, INV_MAP_4CLASS),
+    'nuscenes_mos': (MOS_CLASSES, NUSCENES_MOS_4CLASS, INV_MAP_4CLASS),
 }
 
 

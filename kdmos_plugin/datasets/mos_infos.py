@@ -7,8 +7,9 @@ Layout (``data_root``)::
     sequences/XX/poses.txt                (or <poses_root>/XX/poses.txt)
     sequences/XX/calib.txt
 
-An info file (written by ``tools/create_data.py`` with ``mmengine.dump``,
-pickle or JSON) holds::
+An info file (written by ``tools/create_data.py`` as JSON; a ``.pkl`` of the
+same content is read too, admitting plain data only, never code: see
+:func:`load_info_file`) holds::
 
     dict(metainfo=dict(dataset='SemanticKittiMOS', info_version=1,
                        split=str, sequences=[str]),
@@ -22,10 +23,12 @@ pickle or JSON) holds::
 
 Paths are relative to ``data_root`` (absolute paths are kept as they are).
 """
-import glob
+import json
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
+
+from .kitti_io import KittiFormatError, frame_gap_problem, scan_files
 
 INFO_VERSION = 1
 
@@ -44,9 +47,27 @@ def sequence_dir(data_root: str, seq: str) -> str:
     return osp.join(data_root, 'sequences', seq)
 
 
+def all_sequences(data_root: str) -> List[str]:
+    """Every sequence folder under ``<data_root>/sequences``, sorted.
+
+    Raises:
+        FileNotFoundError: No ``sequences`` folder or no sequence in it.
+    """
+    root = osp.join(data_root, 'sequences')
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'no sequences folder {root}')
+    found = sorted(d for d in os.listdir(root)
+                   if osp.isdir(osp.join(root, d)) and not d.startswith('.'))
+    if not found:
+        raise FileNotFoundError(f'no sequence folders in {root}')
+    return found
+
+
 def list_sequence(data_root: str,
                   seq: str,
-                  poses_root: Optional[str] = None) -> dict:
+                  poses_root: Optional[str] = None,
+                  seq_dir: Optional[str] = None,
+                  allow_missing_labels: bool = False) -> dict:
     """The scans of one sequence in the SemanticKITTI layout.
 
     Args:
@@ -54,6 +75,12 @@ def list_sequence(data_root: str,
         seq: Sequence name, e.g. ``'08'``.
         poses_root: Optional folder with ``<seq>/poses.txt`` used instead of
             ``sequences/<seq>/poses.txt``.
+        seq_dir: The sequence folder (holding ``velodyne/``), when it is not
+            ``<data_root>/sequences/<seq>`` (e.g. HeLiMOS's
+            ``<data_root>/<sensor>``).
+        allow_missing_labels: A scan without a label file gets ``None`` in
+            ``label_paths`` instead of an error (datasets that label only
+            the frames of their split files).
 
     Returns:
         dict: ``frame_ids`` (sorted list of int), ``lidar_paths``,
@@ -64,12 +91,12 @@ def list_sequence(data_root: str,
         FileNotFoundError: No velodyne folder or scans, or a scan without
             its label file while the labels folder exists.
     """
-    root = sequence_dir(data_root, seq)
+    root = seq_dir or sequence_dir(data_root, seq)
     vel_dir = osp.join(root, 'velodyne')
     if not osp.isdir(vel_dir):
         raise FileNotFoundError(
             f'sequence {seq}: no velodyne folder {vel_dir}')
-    lidar_paths = sorted(glob.glob(osp.join(vel_dir, '*.bin')))
+    lidar_paths = scan_files(vel_dir)
     if not lidar_paths:
         raise FileNotFoundError(f'sequence {seq}: no .bin scans in {vel_dir}')
     frame_ids = []
@@ -78,6 +105,9 @@ def list_sequence(data_root: str,
         if not stem.isdigit():
             raise ValueError(f'{path}: scan file name is not a frame number')
         frame_ids.append(int(stem))
+    gap = frame_gap_problem(frame_ids)
+    if gap:
+        raise KittiFormatError(f'{vel_dir}: {gap}')
     label_dir = osp.join(root, 'labels')
     label_paths = None
     if osp.isdir(label_dir):
@@ -85,8 +115,11 @@ def list_sequence(data_root: str,
             osp.join(label_dir, osp.splitext(osp.basename(p))[0] + '.label')
             for p in lidar_paths
         ]
-        for path in label_paths:
+        for i, path in enumerate(label_paths):
             if not osp.isfile(path):
+                if allow_missing_labels:
+                    label_paths[i] = None
+                    continue
                 raise FileNotFoundError(
                     f'sequence {seq}: label file missing: {path}')
     poses_path = (osp.join(poses_root, seq, 'poses.txt')
@@ -152,14 +185,69 @@ def collect_infos(data_root: str,
         sequence_infos=seq_infos)
 
 
+def load_info_file(path: str) -> dict:
+    """Read an info file as data.
+
+    ``.json`` is parsed as JSON; ``.pkl`` / ``.pickle`` with
+    :func:`~kdmos_plugin.utils.safe_load.load_data_pickle`, which refuses
+    any object other than plain containers, numbers and numpy arrays (a
+    pickle can otherwise run code of its author when it is loaded).
+
+    Args:
+        path (str): The info file.
+
+    Returns:
+        dict: Its content (module docstring format), not yet checked.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Not JSON / not a data-only pickle / another extension
+            (the message names the file).
+    """
+    import pickle
+
+    from ..utils.safe_load import load_data_pickle
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'info file not found: {path}')
+    ext = osp.splitext(path)[1].lower()
+    if ext == '.json':
+        with open(path, 'rb') as f:
+            raw = f.read()
+        try:
+            return json.loads(raw.decode('utf-8'))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f'{path}: not a JSON info file ({err}); write '
+                             f'it with tools/create_data.py') from None
+    if ext in ('.pkl', '.pickle'):
+        try:
+            return load_data_pickle(path)
+        except pickle.UnpicklingError as err:
+            raise ValueError(str(err)) from err
+    raise ValueError(f'{path}: info files are .json (or data-only .pkl), not '
+                     f'{ext or "extensionless"}')
+
+
+def _write_json_atomic(path: str, obj) -> None:
+    """Write ``obj`` as JSON through a temporary file and a rename."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
 def create_info_files(data_root: str,
                       out_dir: Optional[str] = None,
                       splits: Optional[Dict[str, Sequence[str]]] = None,
                       prefix: str = 'semantickitti_mos',
-                      file_format: str = 'pkl',
+                      file_format: str = 'json',
                       poses_root: Optional[str] = None,
                       with_num_points: bool = True) -> Dict[str, str]:
     """Write one info file a split: ``<out_dir>/<prefix>_infos_<split>.<fmt>``.
+
+    Files are written atomically. A file of that name that this package did
+    not write is never replaced (:func:`~kdmos_plugin.utils.owned_files.
+    claim_files`): the call stops before writing anything.
 
     Args:
         data_root: Dataset root.
@@ -167,14 +255,17 @@ def create_info_files(data_root: str,
         splits: ``{split name: [sequences]}``; defaults to the train, val
             and test splits of :data:`SPLITS` whose sequences exist.
         prefix: File name prefix.
-        file_format: ``'pkl'`` or ``'json'``.
+        file_format: ``'json'`` (default) or ``'pkl'`` (plain data in a
+            pickle; read back admitting data only).
         poses_root: Optional alternative poses folder.
         with_num_points: Record point counts.
 
     Returns:
         dict: split name -> written file.
     """
-    import mmengine
+    import pickle
+
+    from ..utils.owned_files import claim_files
     if file_format not in ('pkl', 'json'):
         raise ValueError(f'file_format must be pkl or json, got {file_format}')
     out_dir = out_dir or data_root
@@ -188,12 +279,21 @@ def create_info_files(data_root: str,
         if not splits:
             raise FileNotFoundError(
                 f'no sequence of the default splits under {data_root}')
-    os.makedirs(out_dir, exist_ok=True)
+    names = {name: f'{prefix}_infos_{name}.{file_format}' for name in splits}
+    infos = {name: collect_infos(data_root, seqs, name, poses_root,
+                                 with_num_points)
+             for name, seqs in splits.items()}
+    claim_files(out_dir, list(names.values()),
+                hint='Remove them yourself, or use --out-dir / --prefix.')
     written = {}
-    for name, seqs in splits.items():
-        infos = collect_infos(data_root, seqs, name, poses_root,
-                              with_num_points)
-        path = osp.join(out_dir, f'{prefix}_infos_{name}.{file_format}')
-        mmengine.dump(infos, path)
+    for name, info in infos.items():
+        path = osp.join(out_dir, names[name])
+        if file_format == 'json':
+            _write_json_atomic(path, info)
+        else:
+            tmp = f'{path}.tmp{os.getpid()}'
+            with open(tmp, 'wb') as f:
+                pickle.dump(info, f, protocol=4)
+            os.replace(tmp, path)
         written[name] = path
     return written

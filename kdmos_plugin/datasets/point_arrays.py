@@ -9,6 +9,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..utils.safe_load import load_npy
+
 
 def load_point_array(path: str, num_points: int, num_columns: int,
                      what: str, columns: str, config_key: str,
@@ -29,12 +31,15 @@ def load_point_array(path: str, num_points: int, num_columns: int,
 
     Raises:
         FileNotFoundError: No file (named).
-        ValueError: Not (N, C), or NaN/inf values (the file named).
+        ValueError: Not (N, C), or NaN/inf values; ``NpyFormatError``: not
+            a plain numeric .npy (a pickle, truncated, garbage); the file
+            named.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what[0].upper()}{what[1:]} not found: '
                                 f'{path}')
-    arr = np.load(path, allow_pickle=False)
+    arr = load_npy(path)  # data only; a pickle, truncated or garbage
+    #                      file is an NpyFormatError naming it
     if arr.ndim != 2 or arr.shape[0] != num_points:
         raise ValueError(f'{path}: {what} of shape {arr.shape} but the scan '
                          f'{scan} has {num_points} points')

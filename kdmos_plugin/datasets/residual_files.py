@@ -38,10 +38,20 @@ def write_reference_residuals(data_root: str,
 
     Returns:
         dict: sequence -> number of files written.
+
+    Raises:
+        ForeignFilesError: A residual file to be written exists and was
+            not written by this package (nothing is written then).
     """
+    from ..utils.owned_files import claim_files
+    infos = [list_sequence(data_root, seq, poses_root) for seq in sequences]
+    claim_files(out_root, [
+        osp.relpath(residual_file_path(out_root, info['sequence'], fid),
+                    out_root)
+        for info in infos for fid in info['frame_ids']
+    ], hint='Use another residual root.')
     written = {}
-    for seq in sequences:
-        info = list_sequence(data_root, seq, poses_root)
+    for seq, info in zip(sequences, infos):
         for what in ('poses_path', 'calib_path'):
             if info[what] is None:
                 raise FileNotFoundError(
@@ -57,7 +67,9 @@ def write_reference_residuals(data_root: str,
                 lambda i: read_points(paths[i]), poses, len(paths)):
             out = residual_file_path(out_root, seq, frame_ids[j])
             os.makedirs(osp.dirname(out), exist_ok=True)
-            np.save(out, feats.numpy())
+            tmp = out[:-4] + '.tmp.npy'
+            np.save(tmp, feats.numpy())
+            os.replace(tmp, out)
             count += 1
         written[seq] = count
     return written

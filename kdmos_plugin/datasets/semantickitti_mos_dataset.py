@@ -3,18 +3,18 @@ import os.path as osp
 from collections import OrderedDict
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-import mmengine
 import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmdet3d.registry import DATASETS
 
 from .frame_filter import keep_dynamic_frames, moving_point_counts
-from .kitti_io import read_lidar_poses
+from .kitti_io import (LABEL_DTYPES, KittiFormatError, frame_gap_problem,
+                       read_lidar_poses)
 from .label_map import (INV_MAP_2CLASS, INV_MAP_4CLASS,
                         MOS_2CLASS_CLASSES, MOS_CLASSES, build_lut,
                         resolve_label_map)
-from .mos_infos import SPLITS, list_sequence
+from .mos_infos import SPLITS, all_sequences, list_sequence, load_info_file
 
 #: BGR-free RGB palette of the 4 classes (unlabeled, static, movable, moving).
 MOS_PALETTE = [[0, 0, 0], [180, 180, 180], [30, 144, 255], [255, 40, 40]]
@@ -33,17 +33,31 @@ class SemanticKittiMOSDataset(BaseDataset):
         sequence), lidar_path (str), label_path (str or None: unlabelled
         test split), num_points (int or None), sample_idx (int),
         label_lut ((65536,) int64 raw semantic id -> train id, -1 unknown),
+        label_dtype (str: 'uint32' or 'uint8', the label files' type),
         seq_info (dict shared by the sequence's samples: lidar_paths,
-            frame_ids (S,) int64, lidar_poses (S, 4, 4) float64 or None)
+            frame_ids (S,) int64, lidar_poses (S, 4, 4) float64 or None,
+            sensor (SensorProfile or None, see ``sensor``))
 
     Args:
         data_root: Dataset root.
         ann_file: Optional info file; empty means scan the folders.
         split: ``'train'``, ``'val'``, ``'test'``, ``'road_train'`` or
             ``'road_val'``: the default sequences (docs/METHOD.md 1.2).
-        sequences: Explicit sequences (override ``split``'s defaults).
-        label_map: ``'mos_4class'`` (default), ``'mos_2class'`` or a dict
+        sequences: Explicit sequences (override ``split``'s defaults), or
+            ``'all'``: every folder under ``data_root/sequences`` (sorted;
+            for datasets whose sequence names vary between copies).
+        label_map: A name of ``label_map.NAMED_LABEL_MAPS``
+            (``'mos_4class'``, the default, ``'mos_2class'``,
+            ``'apollo_mos'``, ``'helimos'``, ``'nuscenes_mos'``) or a dict
             (``{raw id: train id}`` or ``{class name: [raw ids]}``).
+        label_dtype: Element type of the ``.label`` files: ``'uint32'``
+            (SemanticKITTI, default) or ``'uint8'`` (nuScenes-MOS).
+        sensor: The sensor profile of the scans, for
+            ``MOSNormalizeIntensity``: None (default: unknown, intensities
+            pass as they are), a preset name or profile file for every
+            sequence, ``{sequence: name or file}``, or ``'auto'``: each
+            sequence's ``sensor.json`` (as ``tools/make_synthetic_data.py
+            --sensor`` writes it; missing is an error).
         filter_static_frames: Keep only frames with moving points plus every
             ``filter_every_n``-th frame (docs/METHOD.md 1.3; meant for train).
         filter_every_n: See ``filter_static_frames``.
@@ -72,6 +86,8 @@ class SemanticKittiMOSDataset(BaseDataset):
                  split: str = 'train',
                  sequences: Optional[Sequence[str]] = None,
                  label_map: Union[str, Mapping] = 'mos_4class',
+                 label_dtype: str = 'uint32',
+                 sensor: Union[None, str, Mapping[str, str]] = None,
                  filter_static_frames: bool = False,
                  filter_every_n: int = 10,
                  filter_exempt_sequences: Optional[Sequence[str]] = None,
@@ -87,6 +103,20 @@ class SemanticKittiMOSDataset(BaseDataset):
                 raise ValueError(f'unknown split {split!r}; choose one of '
                                  f'{sorted(SPLITS)} or give sequences')
             sequences = SPLITS[split]
+        elif isinstance(sequences, str):
+            if sequences != 'all':
+                raise ValueError(f"sequences must be a list or 'all', got "
+                                 f'{sequences!r}')
+            sequences = all_sequences(data_root)
+        if label_dtype not in LABEL_DTYPES:
+            raise ValueError(f'label_dtype must be one of {LABEL_DTYPES}, '
+                             f'got {label_dtype!r}')
+        if filter_static_frames and label_dtype != 'uint32':
+            raise ValueError('filter_static_frames counts SemanticKITTI '
+                             'moving ids in uint32 labels; it does not read '
+                             f'{label_dtype} labels')
+        self.label_dtype = label_dtype
+        self.sensor = sensor
         self.split = split
         self.sequences = [_sequence_name(s) for s in sequences]
         self.filter_static_frames = filter_static_frames
@@ -132,7 +162,7 @@ class SemanticKittiMOSDataset(BaseDataset):
         return osp.join(self.data_root, path)
 
     def _sequences_from_infos(self) -> Dict[str, dict]:
-        infos = mmengine.load(self.ann_file)
+        infos = load_info_file(self.ann_file)
         if not isinstance(infos, dict) or 'data_list' not in infos:
             raise ValueError(f'{self.ann_file}: not a MOS info file (no '
                              f'data_list); write it with tools/create_data.py')
@@ -170,6 +200,10 @@ class SemanticKittiMOSDataset(BaseDataset):
                 info[key] = [info[key][i] for i in order]
             if info['label_paths'] is not None:
                 info['label_paths'] = [info['label_paths'][i] for i in order]
+            gap = frame_gap_problem(info['frame_ids'])
+            if gap:
+                raise KittiFormatError(
+                    f'{self.ann_file}: sequence {seq}: {gap}')
         return out
 
     def _lidar_poses(self, info: dict) -> np.ndarray:
@@ -206,8 +240,7 @@ class SemanticKittiMOSDataset(BaseDataset):
             seqs = self._sequences_from_infos()
         else:
             seqs = OrderedDict(
-                (s, list_sequence(self.data_root, s, self.poses_root))
-                for s in self.sequences)
+                (s, self._list_sequence(s)) for s in self.sequences)
         data_list = []
         for seq, info in seqs.items():
             frame_ids = np.asarray(info['frame_ids'], dtype=np.int64)
@@ -217,7 +250,8 @@ class SemanticKittiMOSDataset(BaseDataset):
                 label_paths=info['label_paths'],
                 frame_ids=frame_ids,
                 lidar_poses=self._lidar_poses(info)
-                if self.load_poses else None)
+                if self.load_poses else None,
+                sensor=self._sensor_profile(seq, info))
             self.sequence_table[seq] = table
             keep = [True] * len(frame_ids)
             if self.filter_static_frames and \
@@ -231,6 +265,7 @@ class SemanticKittiMOSDataset(BaseDataset):
                 counts = moving_point_counts(info['label_paths'], cache_dir)
                 keep = keep_dynamic_frames(counts, frame_ids,
                                            self.filter_every_n)
+            keep = self._select_frames(seq, info, keep)
             num_points = info.get('num_points') or [None] * len(frame_ids)
             for i, fid in enumerate(frame_ids):
                 if not keep[i]:
@@ -246,12 +281,55 @@ class SemanticKittiMOSDataset(BaseDataset):
                         num_points=num_points[i]))
         return data_list
 
+    def _sensor_profile(self, seq: str, info: dict):
+        """The sensor profile of one sequence (see ``sensor``), or None."""
+        if self.sensor is None:
+            return None
+        from ..sources.sensor_profile import get_profile
+        if isinstance(self.sensor, Mapping):
+            if seq not in self.sensor:
+                raise ValueError(f'sensor names no profile for sequence '
+                                 f'{seq} (it has {sorted(self.sensor)})')
+            return get_profile(self.sensor[seq])
+        if self.sensor == 'auto':
+            path = osp.join(osp.dirname(osp.dirname(info['lidar_paths'][0])),
+                            'sensor.json')
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f"sensor='auto': no sensor profile {path} for sequence "
+                    f'{seq} (tools/make_synthetic_data.py --sensor writes '
+                    'one)')
+            return get_profile(path)
+        return get_profile(self.sensor)
+
+    def _list_sequence(self, seq: str) -> dict:
+        """The files of one sequence (see ``mos_infos.list_sequence``);
+        layouts other than SemanticKITTI's override this."""
+        return list_sequence(self.data_root, seq, self.poses_root)
+
+    def _select_frames(self, seq: str, info: dict,
+                       keep: List[bool]) -> List[bool]:
+        """Which frames of a sequence become samples (all scans stay in the
+        sequence table as past scans); datasets with split files override
+        this.
+
+        Args:
+            seq: The sequence.
+            info: What :meth:`_list_sequence` returned.
+            keep: (S,) bool, after the optional static-frame filter.
+
+        Returns:
+            list[bool]: (S,) the frames kept.
+        """
+        return keep
+
     def get_data_info(self, idx: int) -> dict:
         """The sample's info plus the shared ``seq_info`` and ``label_lut``
-        (attached by reference, not copied)."""
+        (attached by reference, not copied) and the ``label_dtype``."""
         info = super().get_data_info(idx)
         info['seq_info'] = self.sequence_table[info['sequence']]
         info['label_lut'] = self.label_lut
+        info['label_dtype'] = self.label_dtype
         return info
 
     def sample_key(self, idx: int) -> tuple:

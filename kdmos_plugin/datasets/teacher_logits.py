@@ -88,11 +88,15 @@ def read_manifest(root: str) -> dict:
     path = osp.join(root, MANIFEST_NAME)
     if not osp.isfile(path):
         raise FileNotFoundError(f'no teacher-logits manifest: {path}')
-    with open(path) as f:
-        try:
-            manifest = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{path}: not valid JSON ({err})') from err
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:  # JSON only: a manifest is data (a pickle here is never loaded)
+        manifest = json.loads(raw.decode('utf-8'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f'{path}: not valid JSON ({err})') from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f'{path}: not a manifest (a JSON '
+                         f'{type(manifest).__name__}, not an object)')
     missing = [k for k in MANIFEST_KEYS if k not in manifest]
     if missing:
         raise ValueError(f'{path}: manifest lacks keys {missing}')

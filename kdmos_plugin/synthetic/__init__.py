@@ -6,8 +6,9 @@ Modules: :mod:`.geometry` (primitives and analytic ray intersection),
 :mod:`.lidar` (beam model, casting, noise), :mod:`.scene` (the scene and
 its builder) made of :mod:`.streets`, :mod:`.ego_path`,
 :mod:`.static_world` and :mod:`.agents`, :mod:`.generator` (sequences and
-files). Not imported by ``import kdmos_plugin``: nothing here is
-registered, and the tools and tests that generate data import it.
+files), :mod:`.sensors` (the LiDAR of a sensor profile, random profiles).
+Not imported by ``import kdmos_plugin``: nothing here is registered, and
+the tools and tests that generate data import it.
 """
 from .agents import MOVING_SPEED
 from .generator import (KITTI_P, KITTI_TR, PRESETS, SyntheticSequence,
@@ -15,9 +16,11 @@ from .generator import (KITTI_P, KITTI_TR, PRESETS, SyntheticSequence,
 from .lidar import LIDAR_PRESETS, LidarModel, hdl64_elevations
 from .scene import Scene, SceneBuilder
 from .semantic_ids import MOVING_ID
+from .sensors import lidar_from_profile, random_profile, scan_period
 
 __all__ = [
     'KITTI_P', 'KITTI_TR', 'PRESETS', 'SyntheticSequence', 'kitti_trajectory',
     'write_dataset', 'write_sequence', 'LIDAR_PRESETS', 'LidarModel',
-    'hdl64_elevations', 'MOVING_ID', 'MOVING_SPEED', 'Scene', 'SceneBuilder'
+    'hdl64_elevations', 'MOVING_ID', 'MOVING_SPEED', 'Scene', 'SceneBuilder',
+    'lidar_from_profile', 'random_profile', 'scan_period'
 ]

@@ -5,7 +5,8 @@ either along a procedural curved path (:func:`ego_speed_profile` with a
 stop in every sequence) or along a given trajectory (e.g. a real KITTI
 one), lays the main street around that path and adds the small pitch,
 roll and bounce of the car body. Scan ``i`` is taken at
-``t = i * SCAN_PERIOD`` s.
+``t = i * scan_period`` s (the builder's period; :data:`SCAN_PERIOD` by
+default).
 """
 from typing import List, Tuple
 
@@ -14,7 +15,7 @@ import numpy as np
 from .streets import ROAD_CROWN, Street, ground_undulation, \
     path_from_curvature
 
-#: Scan period [s] (10 Hz).
+#: Default scan period [s] (10 Hz).
 SCAN_PERIOD = 0.1
 
 
@@ -57,7 +58,8 @@ def ego_speed_profile(rng: np.random.Generator, duration: float,
 class EgoPath:
     """The ego trajectory of a :class:`~.scene.SceneBuilder` (a mixin).
 
-    Uses the builder's ``rng``, ``n`` (scans) and ``times`` [s]; sets
+    Uses the builder's ``rng``, ``n`` (scans), ``times`` [s] and
+    ``scan_period`` [s]; sets
     ``streets`` (the main street), ``ego_s`` (N,) position along it [m],
     ``ego_xy`` (N, 2) [m], ``ego_yaw``, ``ego_pitch``, ``ego_roll`` (N,)
     [rad], ``ego_z`` (N,) sensor height [m], ``ego_speed_fn(t)`` [m/s],
@@ -71,7 +73,7 @@ class EgoPath:
         ext = 150.0  # street beyond the driven part, both ends
         half_width = rng.uniform(5.7, 6.7)
         lane = rng.uniform(1.6, 1.9)
-        duration = self.n * SCAN_PERIOD
+        duration = self.n * self.scan_period
         if ego_xy_yaw is None:
             tg, vg, stops = ego_speed_profile(rng, duration)
             sg = np.concatenate([[0.0], np.cumsum(
@@ -90,7 +92,7 @@ class EgoPath:
             path_xy, path_h, path_s, ego_s = self._path_from_poses(
                 ego_xy_yaw, step, ext)
             yaw = ego_xy_yaw[:, 2]
-            sp = np.gradient(ego_s, SCAN_PERIOD) if self.n > 1 else \
+            sp = np.gradient(ego_s, self.scan_period) if self.n > 1 else \
                 np.zeros(1)
             self.ego_speed_fn = lambda t: np.interp(t, self.times, sp)
             stop_times = self._find_stops(sp)
@@ -109,7 +111,7 @@ class EgoPath:
         # small pitch / roll / bounce of the car body
         ph = rng.uniform(0, 2 * np.pi, 3)
         t = self.times
-        accel = np.gradient(self.ego_speed_fn(t), SCAN_PERIOD) \
+        accel = np.gradient(self.ego_speed_fn(t), self.scan_period) \
             if self.n > 1 else np.zeros(1)
         self.ego_pitch = np.deg2rad(0.25 * np.sin(0.9 * t + ph[0])
                                     - 0.12 * np.clip(accel, -3, 3))
@@ -177,8 +179,8 @@ class EgoPath:
         """Ego position along the main street at times ``t`` [s]."""
         if self.n == 1:
             return np.full_like(np.asarray(t, dtype=float), self.ego_s[0])
-        slope_end = (self.ego_s[-1] - self.ego_s[-2]) / SCAN_PERIOD
-        slope_start = (self.ego_s[1] - self.ego_s[0]) / SCAN_PERIOD
+        slope_end = (self.ego_s[-1] - self.ego_s[-2]) / self.scan_period
+        slope_start = (self.ego_s[1] - self.ego_s[0]) / self.scan_period
         t = np.asarray(t, dtype=float)
         s = np.interp(t, self.times, self.ego_s)
         s = np.where(t > self.times[-1],

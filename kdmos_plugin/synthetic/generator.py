@@ -7,6 +7,14 @@ Written layout (exactly SemanticKITTI's)::
     OUT/sequences/XX/poses.txt             KITTI camera poses (12 numbers)
     OUT/sequences/XX/calib.txt             P0..P3 and Tr (velodyne -> camera)
     OUT/sequences/XX/times.txt             scan times [s]
+    OUT/sequences/XX/sensor.json           the sensor profile (only when
+                                           a ``sensor`` is given)
+
+A ``sensor`` (a :class:`~kdmos_plugin.sources.sensor_profile.SensorProfile`,
+preset name or profile file) makes the scans look like that sensor: its
+beams and elevations, horizontal resolution, range, mounting height, noise,
+intensity scale and scan rate (:mod:`.sensors`). Without one, the
+``preset`` LiDAR (HDL-64E-like beams, 10 Hz) writes what it always wrote.
 
 Poses: the simulation runs in a world frame with LiDAR poses ``L_i``; the
 written camera poses are ``pose_i = Tr @ inv(L_0) @ L_i @ inv(Tr)``, so that
@@ -26,6 +34,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ..datasets import kitti_io
+from .ego_path import SCAN_PERIOD
 from .lidar import LIDAR_PRESETS, LidarModel
 from .scene import Scene, SceneBuilder
 
@@ -64,7 +73,8 @@ def sequence_seed(seed: int, sequence: str) -> np.random.SeedSequence:
 
 def kitti_trajectory(poses_root: str, sequence: str, num_scans: int,
                      rng: np.random.Generator,
-                     start: Optional[int] = None) -> np.ndarray:
+                     start: Optional[int] = None,
+                     scan_period: float = SCAN_PERIOD) -> np.ndarray:
     """A window of a real KITTI trajectory as planar ego motion.
 
     Args:
@@ -73,6 +83,9 @@ def kitti_trajectory(poses_root: str, sequence: str, num_scans: int,
         num_scans: Window length.
         rng: Picks the window start when ``start`` is None.
         start: First scan of the window.
+        scan_period: Time between the scans [s]. KITTI's poses are 0.1 s
+            apart; another period takes a window of the same duration and
+            interpolates x, y and the (unwrapped) yaw at the scan times.
 
     Returns:
         np.ndarray: (num_scans, 3) LiDAR ``x, y, yaw`` [m, rad] in the
@@ -85,6 +98,16 @@ def kitti_trajectory(poses_root: str, sequence: str, num_scans: int,
     """
     path = osp.join(poses_root, sequence, 'poses.txt')
     cam = kitti_io.read_poses(path)
+    if scan_period != SCAN_PERIOD:
+        times = np.arange(num_scans) * float(scan_period)
+        num_kitti = int(np.ceil(times[-1] / SCAN_PERIOD - 1e-9)) + 1
+        xy_yaw = kitti_trajectory(poses_root, sequence, num_kitti, rng,
+                                  start)
+        t_kitti = np.arange(num_kitti) * SCAN_PERIOD
+        yaw = np.unwrap(xy_yaw[:, 2])
+        return np.stack([np.interp(times, t_kitti, xy_yaw[:, 0]),
+                         np.interp(times, t_kitti, xy_yaw[:, 1]),
+                         np.interp(times, t_kitti, yaw)], axis=1)
     if len(cam) < num_scans:
         raise ValueError(f'{path}: holds {len(cam)} poses, fewer than the '
                          f'{num_scans} scans asked for')
@@ -103,11 +126,14 @@ class SyntheticSequence:
     """One simulated sequence: the scene, the sensor and its scans.
 
     Args:
-        num_scans: N, number of scans (10 Hz).
+        num_scans: N, number of scans.
         seed: Global seed.
         sequence: Sequence name (``'00'``); part of the seed.
         preset: ``'small'`` (32 beams x 512 azimuths) or ``'full'``
-            (HDL-64E-like, 64 x 2048).
+            (HDL-64E-like, 64 x 2048), both at 10 Hz; not used with a
+            ``sensor``.
+        sensor: A sensor profile (object, preset name or file) to imitate,
+            scan rate included; None: the ``preset``.
         ego_xy_yaw: Optional (N, 3) ego trajectory (e.g. from
             :func:`kitti_trajectory`); default a procedural curved path
             with varying speed and a stop.
@@ -117,25 +143,37 @@ class SyntheticSequence:
     Attributes:
         scene: The :class:`Scene`.
         lidar: The :class:`LidarModel`.
+        profile: The sensor profile, or None (a ``preset``).
+        scan_period: Time between two scans [s].
         lidar_poses: (N, 4, 4) world poses ``L_i`` of the sensor.
     """
 
     def __init__(self, num_scans: int, seed: int = 0, sequence: str = '00',
                  preset: str = 'small',
                  ego_xy_yaw: Optional[np.ndarray] = None,
-                 outlier_rate: float = 5e-4):
+                 outlier_rate: float = 5e-4,
+                 sensor=None):
         if num_scans < 1:
             raise ValueError(f'num_scans must be >= 1, got {num_scans}')
         self.num_scans = int(num_scans)
         self.sequence = str(sequence)
-        self.lidar = LidarModel.from_preset(preset)
+        self.profile = None
+        self.scan_period = SCAN_PERIOD
+        if sensor is None:
+            self.lidar = LidarModel.from_preset(preset)
+        else:
+            from .sensors import get_profile, lidar_from_profile, scan_period
+            self.profile = get_profile(sensor)
+            self.lidar = lidar_from_profile(self.profile)
+            self.scan_period = scan_period(self.profile)
         self.outlier_rate = outlier_rate
         ss = sequence_seed(seed, self.sequence)
         self._entropy = ss.entropy  # scans draw from spawn keys (1, i)
         layout_rng = np.random.default_rng(ss)
         self.scene: Scene = SceneBuilder(
             self.num_scans, layout_rng, ego_xy_yaw,
-            sensor_height=self.lidar.height).build()
+            sensor_height=self.lidar.height,
+            scan_period=self.scan_period).build()
         self.lidar_poses = self.scene.poses
 
     def scan(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -193,7 +231,8 @@ class SyntheticSequence:
 def write_sequence(out_root: str, sequence: str, num_scans: int,
                    seed: int = 0, preset: str = 'small',
                    kitti_poses_root: Optional[str] = None,
-                   kitti_start: Optional[int] = None) -> str:
+                   kitti_start: Optional[int] = None,
+                   sensor=None) -> str:
     """Simulate one sequence and write it in the SemanticKITTI layout.
 
     Args:
@@ -205,18 +244,27 @@ def write_sequence(out_root: str, sequence: str, num_scans: int,
         kitti_poses_root: Optional folder with ``XX/poses.txt`` real KITTI
             trajectories to drive along; ``None``: procedural trajectory.
         kitti_start: First pose of the KITTI window (default: from seed).
+        sensor: A sensor profile (object, preset name or file) to imitate
+            instead of the ``preset``; its profile is written to
+            ``sensor.json`` beside the scans.
 
     Returns:
         str: The sequence folder.
     """
+    period = SCAN_PERIOD
+    if sensor is not None:
+        from .sensors import get_profile, scan_period
+        sensor = get_profile(sensor)
+        period = scan_period(sensor)
     ego = None
     if kitti_poses_root is not None:
         rng = np.random.default_rng(
             np.random.SeedSequence(sequence_seed(seed, sequence).entropy,
                                    spawn_key=(7,)))
         ego = kitti_trajectory(kitti_poses_root, sequence, num_scans, rng,
-                               kitti_start)
-    sim = SyntheticSequence(num_scans, seed, sequence, preset, ego)
+                               kitti_start, scan_period=period)
+    sim = SyntheticSequence(num_scans, seed, sequence, preset, ego,
+                            sensor=sensor)
     seq_dir = osp.join(out_root, 'sequences', sequence)
     os.makedirs(osp.join(seq_dir, 'velodyne'), exist_ok=True)
     os.makedirs(osp.join(seq_dir, 'labels'), exist_ok=True)
@@ -231,14 +279,21 @@ def write_sequence(out_root: str, sequence: str, num_scans: int,
                          extra={k: np.array(v) for k, v in KITTI_P.items()})
     with open(osp.join(seq_dir, 'times.txt'), 'w') as f:
         for i in range(num_scans):
-            f.write(f'{i * 0.1:.6e}\n')
+            f.write(f'{i * sim.scan_period:.6e}\n')
+    if sim.profile is not None:
+        sim.profile.save(osp.join(seq_dir, 'sensor.json'))
     return seq_dir
 
 
 def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
                   seed: int = 0, preset: str = 'small',
-                  kitti_poses_root: Optional[str] = None) -> List[str]:
+                  kitti_poses_root: Optional[str] = None,
+                  sensor=None) -> List[str]:
     """Write several sequences (see :func:`write_sequence`).
+
+    Args:
+        sensor: One profile for every sequence, or a list with one profile
+            (object, name or file) a sequence (sensor randomisation).
 
     Returns:
         list: The sequence folders.
@@ -246,5 +301,12 @@ def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose one of '
                          f'{PRESETS}')
-    return [write_sequence(out_root, str(seq), num_scans, seed, preset,
-                           kitti_poses_root) for seq in sequences]
+    sequences = [str(seq) for seq in sequences]
+    sensors = sensor if isinstance(sensor, (list, tuple)) else \
+        [sensor] * len(sequences)
+    if len(sensors) != len(sequences):
+        raise ValueError(f'{len(sensors)} sensors for {len(sequences)} '
+                         'sequences')
+    return [write_sequence(out_root, seq, num_scans, seed, preset,
+                           kitti_poses_root, sensor=sen)
+            for seq, sen in zip(sequences, sensors)]

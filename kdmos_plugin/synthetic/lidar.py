@@ -61,6 +61,13 @@ class LidarModel:
         seed: Seed of the fixed per-beam calibration (elevation and
             azimuth offsets, remission gain); the same for every
             sequence.
+        beam_elevations_deg: The beam elevations [deg], top beam first;
+            None (default): HDL-64E-like (:func:`hdl64_elevations`).
+        intensity_scale: Scale of the written intensity: 1.0 (default,
+            KITTI remission in [0, 0.99], steps of 0.01), another full scale
+            such as 255.0 (integers: ``round(remission * scale)``) or None
+            (no intensity: every point gets ``intensity_fill``).
+        intensity_fill: The intensity written without one.
     """
     num_beams: int = 64
     num_columns: int = 2048
@@ -71,11 +78,28 @@ class LidarModel:
     dropout: float = 0.015
     far_dropout: float = 0.35
     seed: int = 64
+    beam_elevations_deg: Optional[Tuple[float, ...]] = None
+    intensity_scale: Optional[float] = 1.0
+    intensity_fill: float = 0.0
 
     def __post_init__(self):
         cal = np.random.default_rng(self.seed)
-        el = hdl64_elevations(self.num_beams)
+        if self.beam_elevations_deg is None:
+            el = hdl64_elevations(self.num_beams)
+        else:
+            el = np.deg2rad(np.asarray(self.beam_elevations_deg, np.float64))
+            if len(el) != self.num_beams or np.any(np.diff(el) >= 0):
+                raise ValueError(
+                    f'beam_elevations_deg must hold {self.num_beams} '
+                    f'strictly descending angles, got {len(el)}')
+        if self.intensity_scale is not None and \
+                not self.intensity_scale > 0:
+            raise ValueError('intensity_scale must be > 0 or None, got '
+                             f'{self.intensity_scale}')
         self.elevations = el + np.deg2rad(cal.normal(0, 0.03, len(el)))
+        if np.any(np.diff(self.elevations) >= 0):
+            raise ValueError('beams closer than their calibration jitter: '
+                             'the elevations are no longer descending')
         self.az_step = 2 * np.pi / self.num_columns
         self.az_offsets = cal.uniform(-0.5, 0.5, len(el)) * self.az_step
         # per-laser remission gain (HDL-64E lasers differ in brightness)
@@ -244,7 +268,8 @@ class LidarModel:
         """Turn a cast into noisy returns.
 
         Range noise, reflectivity -> remission (incidence angle, range
-        fall-off, noise, quantised to 0.01 as in KITTI), dropouts (a base
+        fall-off, noise, quantised to 0.01 as in KITTI; written on the
+        ``intensity_scale``), dropouts (a base
         rate plus a loss growing with range, stronger on dark surfaces),
         and the range limits.
 
@@ -254,7 +279,7 @@ class LidarModel:
 
         Returns:
             tuple: (N, 4) float32 points ``x, y, z`` [m] in the sensor
-            frame and remission; (N,) flat indices of the rays (row-major
+            frame and intensity; (N,) flat indices of the rays (row-major
             over (B, C), i.e. KITTI point order); (N,) float64 noisy
             range [m].
         """
@@ -276,5 +301,10 @@ class LidarModel:
             (r <= self.max_range) & (u_drop >= p_drop)
         idx = np.flatnonzero(keep)
         xyz = self.dirs.reshape(-1, 3)[idx] * r[idx, None]
-        points = np.concatenate([xyz, remission[idx, None]], axis=1)
+        intensity = remission[idx]
+        if self.intensity_scale is None:
+            intensity = np.full(len(idx), self.intensity_fill)
+        elif self.intensity_scale != 1.0:
+            intensity = np.round(intensity * self.intensity_scale)
+        points = np.concatenate([xyz, intensity[:, None]], axis=1)
         return points.astype(np.float32), idx, r[idx]

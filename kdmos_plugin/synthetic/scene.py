@@ -1,7 +1,9 @@
 """The procedural street scene: what a synthetic sequence is made of.
 
 World frame: x, y on the road plane (z = 0 is the road surface), z up,
-metres. Time: scan ``i`` is taken at ``t = i / 10`` s (10 Hz).
+metres. Time: scan ``i`` is taken at ``t = i * scan_period`` s (0.1 s,
+10 Hz, unless the sensor's rate says otherwise: agents and the ego vehicle
+follow continuous trajectories sampled at the scan times).
 
 A scene is a main street whose centre line follows the ego path (the ego
 drives in the right lane), a cross street at the ego's first stop, and on
@@ -42,14 +44,19 @@ class SceneBuilder(EgoPath, StreetLayout, StaticWorld, AgentPlacement):
             a real KITTI trajectory); ``None``: a procedural curved path
             with a speed profile that includes a stop.
         sensor_height: Height of the LiDAR above the road [m].
+        scan_period: Time between two scans [s] (0.1: 10 Hz).
     """
 
     def __init__(self, num_scans: int, rng: np.random.Generator,
                  ego_xy_yaw: Optional[np.ndarray] = None,
-                 sensor_height: float = 1.73):
+                 sensor_height: float = 1.73,
+                 scan_period: float = SCAN_PERIOD):
+        if not scan_period > 0:
+            raise ValueError(f'scan_period must be > 0 s, got {scan_period}')
         self.n = int(num_scans)
         self.rng = rng
-        self.times = np.arange(self.n) * SCAN_PERIOD
+        self.scan_period = float(scan_period)
+        self.times = np.arange(self.n) * self.scan_period
         self.sensor_height = sensor_height
         self.next_inst = 1
         self.static_parts: List[Primitives] = []
@@ -83,7 +90,7 @@ class SceneBuilder(EgoPath, StreetLayout, StaticWorld, AgentPlacement):
                      agents=self.agents, poses=self.ego_poses(),
                      s_crosswalk=self.s_crosswalk, stops=self.stops,
                      ego_s=self.ego_s, lane_offset=main.lane_offset,
-                     waves=self.waves)
+                     waves=self.waves, times=self.times)
 
 
 @dataclass
@@ -99,6 +106,8 @@ class Scene(GroundSurface):
         stops: ``(start, end)`` times [s] of the ego's stops.
         ego_s: (N,) ego position along the main street [m].
         lane_offset: Lateral offset of the lanes on the main street [m].
+        waves: The ground undulation (plane waves).
+        times: (N,) times of the scans [s].
     """
     streets: List[Street]
     static: Primitives
@@ -109,6 +118,7 @@ class Scene(GroundSurface):
     ego_s: np.ndarray = None
     lane_offset: float = 2.0
     waves: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    times: np.ndarray = None
 
     def primitives(self, i: int) -> Primitives:
         """All primitives of scan ``i`` (static first, then the agents'

@@ -84,10 +84,11 @@ def load_from_local(filename: str, map_location=None) -> Any:
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    if os.environ.get(UNSAFE_ENV) == '1':
-        return torch.load(filename, map_location=map_location,
-                          weights_only=False)
+    _check_checkpoint_file(filename)
     try:
+        if os.environ.get(UNSAFE_ENV) == '1':
+            return torch.load(filename, map_location=map_location,
+                              weights_only=False)
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(filename, map_location=map_location,
                               weights_only=True)
@@ -96,6 +97,39 @@ def load_from_local(filename: str, map_location=None) -> Any:
             f'{filename}: refusing to unpickle objects outside the '
             f'checkpoint allow-list ({exc}). If you trust this file, set '
             f'{UNSAFE_ENV}=1 to load it with weights_only=False.') from exc
+    except (EOFError, RuntimeError) as exc:  # truncated zip or pickle
+        if isinstance(exc, RuntimeError) and \
+                'PytorchStreamReader' not in str(exc):
+            raise
+        raise CorruptCheckpointError(
+            f'{filename}: truncated or corrupt checkpoint '
+            f'({type(exc).__name__}: {exc}); was its saving interrupted?'
+        ) from exc
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is empty, truncated or not a checkpoint."""
+
+
+#: How the files ``torch.save`` writes begin: a zip archive (torch >= 1.6)
+#: or a pickle of protocol 2+ (the legacy format).
+_CHECKPOINT_MAGIC = (b'PK\x03\x04', b'\x80')
+
+
+def _check_checkpoint_file(filename: str) -> None:
+    """Refuse an empty file, or one that is neither format ``torch.save``
+    writes, naming it (``torch.load`` would raise a bare ``EOFError``)."""
+    size = osp.getsize(filename)
+    if size == 0:
+        raise CorruptCheckpointError(
+            f'{filename}: empty file (0 bytes), not a checkpoint; was its '
+            f'saving interrupted?')
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    if not head.startswith(_CHECKPOINT_MAGIC):
+        raise CorruptCheckpointError(
+            f'{filename}: not a PyTorch checkpoint ({size} bytes starting '
+            f'with {head!r}; torch.save writes a zip archive)')
 
 
 def _history_buffer_getstate(self: HistoryBuffer) -> dict:

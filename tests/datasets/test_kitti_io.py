@@ -1,13 +1,15 @@
 """KITTI readers/writers: round trips, every malformed input, pose maths."""
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kdmos_plugin.datasets.kitti_io import (
-    KittiFormatError, camera_to_lidar_poses, read_calib, read_labels,
-    read_lidar_poses, read_points, read_poses, relative_pose,
-    transform_points, write_calib, write_labels, write_points, write_poses)
+    KittiFormatError, camera_to_lidar_poses, check_rigid_transform,
+    frame_gap_problem, read_calib, read_labels, read_lidar_poses,
+    read_points, read_poses, relative_pose, scan_files, transform_points,
+    write_calib, write_labels, write_points, write_poses)
 
 SAMPLE = Path(__file__).resolve().parents[1] / 'data' / 'semantickitti_sample'
 REAL_SCAN = str(SAMPLE / 'velodyne' / '000000.bin')
@@ -208,6 +210,45 @@ def test_transform_points_keeps_extra_columns_and_dtype():
     t_out = transform_points(torch.from_numpy(pts), T)
     assert t_out.dtype == torch.float32
     np.testing.assert_allclose(t_out.numpy(), out, atol=1e-6)
+
+
+def test_real_scans_are_not_taken_for_another_layout(tmp_path):
+    """The layout probes (5 columns with a ring index, float64) never fire
+    on real KITTI scans, also cut to a point count that fits 5 columns."""
+    for path in sorted((SAMPLE / 'velodyne').glob('*.bin')):
+        points = read_points(path)
+        for n in (len(points) - len(points) % 20, 20, 40):
+            write_points(tmp_path / 'cut.bin', points[:n])
+            np.testing.assert_array_equal(read_points(tmp_path / 'cut.bin'),
+                                          points[:n])
+    # ... nor on a scan in millimetres (row 6: a warning, not an error)
+    write_points(tmp_path / 'mm.bin', points * [1000, 1000, 1000, 1])
+    assert read_points(tmp_path / 'mm.bin').shape == points.shape
+
+
+def test_rigid_transform_check():
+    good = _pose(0.3, [1.0, 2.0, 3.0], 0.1)
+    np.testing.assert_array_equal(check_rigid_transform(good, 'p'), good)
+    cases = {'shape (3, 4)': good[:3], 'NaN': np.where(np.eye(4) > 0,
+                                                      np.nan, 0),
+             'last row': good + np.eye(4)[3] * 0.5,
+             'not orthonormal': good @ np.diag([2.0, 1, 1, 1]),
+             'reflection': good @ np.diag([-1.0, 1, 1, 1])}
+    for what, mat in cases.items():
+        with pytest.raises(KittiFormatError,
+                           match=f'pose 7: .*{re.escape(what)}'):
+            check_rigid_transform(mat, 'pose 7')
+
+
+def test_scan_files_order_and_frame_gaps(tmp_path):
+    for name in ('13.bin', '8.bin', '9.bin', '._8.bin', 'a.txt'):
+        (tmp_path / name).write_bytes(b'')
+    assert [Path(p).name for p in scan_files(tmp_path)] == [
+        '8.bin', '9.bin', '13.bin']
+    assert frame_gap_problem([8, 9, 10]) is None
+    assert frame_gap_problem([0, 1, 5, 6, 8]).startswith(
+        'frames are missing: 000002..000004 (between 000001 and 000005), '
+        'and 1 more gap;')
 
 
 def test_writers_replace_files_atomically_and_leave_no_temp_files(tmp_path):

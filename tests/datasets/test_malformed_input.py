@@ -370,3 +370,201 @@ def test_checkpoint_of_another_model_is_refused(
     assert 'CheckpointMismatchError' in tail, tail
     assert f'{teacher_ckpt}: does not fit the model KDMOSStudent' in tail
     assert not list((tmp_path / 'work').rglob('*.json'))  # no metrics
+
+
+def _student_cfg(ckpt):
+    return ckpt.replace('.pth', '.py')
+
+
+def _train_ids(label_file, n=None):
+    """Train ids (0..3) of a .label file written by tools/infer.py."""
+    from kdmos_plugin.datasets.label_map import INV_MAP_4CLASS
+    raw = read_labels(label_file, n)
+    inv = {v: k for k, v in INV_MAP_4CLASS.items()}
+    return np.array([inv[int(v)] for v in raw], np.int64)
+
+
+# ---------------------------------------- 10. a .bin of another layout
+def test_bin_of_five_columns_or_float64_is_named(root, tiny_grid_config,
+                                                 tiny_student_ckpt, tmp_path):
+    bad = _scan(root, 1)
+    points = read_points(bad)
+    n = len(points) - len(points) % 4  # 20 * n bytes, a multiple of 16 too
+    ring = (np.arange(n) % 32).astype(np.float32)[:, None]
+    np.concatenate([points[:n], ring], 1).astype(np.float32).tofile(bad)
+    assert bad.stat().st_size % 16 == 0  # the size check alone passes
+    dataset = _dataset(root, tiny_grid_config())
+    with pytest.raises(KittiFormatError,
+                       match='5 float32 a point.*ring indices 0..31') as err:
+        dataset[1]
+    assert str(bad) in str(err.value)
+    with pytest.raises(KittiFormatError, match='5 float32 a point') as err:
+        _infer_tool().main([_student_cfg(tiny_student_ckpt),
+                            tiny_student_ckpt, '--scans', str(bad.parent),
+                            '--out', str(tmp_path / 'out')])
+    assert str(bad) in str(err.value)
+    points.astype(np.float64).tofile(bad)  # 32 bytes a point
+    with pytest.raises(KittiFormatError, match='float64 x 4') as err:
+        dataset[1]
+    assert str(bad) in str(err.value)
+
+
+# ---------------------------- 11. scan names, macOS metadata files
+def test_scans_in_frame_number_order_and_macos_files_skipped(
+        root, tiny_student_ckpt, tmp_path, warnings_log, capsys):
+    scans = tmp_path / 'scans'
+    scans.mkdir()
+    names = ['8', '9', '10']  # as strings: '10' < '8' < '9'
+    for i, name in enumerate(names):
+        shutil.copy(_scan(root, i), scans / f'{name}.bin')
+    # an AppleDouble file: 4096 bytes (a multiple of 16) of metadata
+    (scans / '._8.bin').write_bytes(b'\0\x05\x16\x07' + b'\0' * 4092)
+    out = tmp_path / 'out'
+    _infer_tool().main([_student_cfg(tiny_student_ckpt), tiny_student_ckpt,
+                        '--scans', str(scans), '--out', str(out)])
+    assert sorted(p.name for p in out.glob('*.label')) == [
+        '10.label', '8.label', '9.label']
+    assert [m for m in warnings_log if '._8.bin' in m and 'macOS' in m]
+    # the labels of frames 8, 9, 10 in time order (each the past of the
+    # next), as the API gives them for the same scans in that order
+    model, pipeline = init_mos_model(_student_cfg(tiny_student_ckpt),
+                                     tiny_student_ckpt)
+    paths = [str(_scan(root, i)) for i in range(NUM_SCANS)]
+    expected = [p for _, p in infer_sequence(model, pipeline, paths)]
+    progress = [line.split()[2] for line in capsys.readouterr().out
+                .splitlines() if line.startswith('[infer] ') and '/' in
+                line.split()[1]]
+    assert progress == ['8:', '9:', '10:']  # the time order
+    for name, want in zip(names, expected):
+        np.testing.assert_array_equal(_train_ids(out / f'{name}.label'),
+                                      want)
+    # the dataset skips them too (and keeps scan 0 as scan 0)
+    (root / 'sequences' / '08' / 'velodyne' / '._000000.bin').write_bytes(
+        b'\0' * 4096)
+    del warnings_log[:]
+    dataset = _dataset(root, _tiny_cfg(tiny_student_ckpt))
+    assert len(dataset) == NUM_SCANS
+    assert dataset.get_data_info(0)['lidar_path'] == str(_scan(root, 0))
+    assert [m for m in warnings_log if '._000000.bin' in m]
+
+
+def _tiny_cfg(ckpt):
+    return Config.fromfile(_student_cfg(ckpt))
+
+
+# -------------------------------------------------- 12. frame gaps
+def test_frame_gap_refused_by_the_dataset_named_by_infer(
+        root, tiny_student_ckpt, tmp_path, warnings_log):
+    for ext in ('bin', 'label'):
+        _scan(root, 1, ext).unlink()
+    with pytest.raises(KittiFormatError,
+                       match='frames are missing: 000001 .between 000000 '
+                       'and 000002') as err:
+        _dataset(root, _tiny_cfg(tiny_student_ckpt))
+    assert str(root / 'sequences' / '08' / 'velodyne') in str(err.value)
+    # own scans: a warning naming the folder and the gap, then labels
+    _infer_tool().main([_student_cfg(tiny_student_ckpt), tiny_student_ckpt,
+                        '--scans', str(_scan(root, 0).parent), '--out',
+                        str(tmp_path / 'out')])
+    assert len(list((tmp_path / 'out').glob('*.label'))) == 2
+    assert [m for m in warnings_log if 'frames are missing: 000001' in m
+            and str(_scan(root, 0).parent) in m]
+
+
+# ------------------------------- 13. more poses than scans: a warning
+def test_more_poses_than_scans_is_named(root, tiny_student_ckpt,
+                                        tiny_kitti_root, warnings_log):
+    poses = root / 'sequences' / '08' / 'poses.txt'
+    shutil.copy(Path(tiny_kitti_root, 'sequences', '08', 'poses.txt'), poses)
+    dataset = _dataset(root, _tiny_cfg(tiny_student_ckpt))
+    assert len(dataset) == NUM_SCANS
+    assert [m for m in warnings_log if str(poses) in m and
+            f'holds 16 poses but there are {NUM_SCANS} scans' in m]
+
+
+# -------------------------- 14. poses and Tr that are not rigid motions
+@pytest.mark.parametrize('kind', ['scaled', 'sheared', 'singular'])
+def test_pose_that_is_not_rigid_is_refused(root, tiny_student_ckpt,
+                                           tmp_path, kind):
+    poses = root / 'sequences' / '08' / 'poses.txt'
+    lines = poses.read_text().splitlines()
+    values = np.array(lines[1].split(), float).reshape(3, 4)
+    if kind == 'scaled':
+        values[:, :3] *= 2
+    elif kind == 'sheared':
+        values[0, 1] += 0.3
+    else:
+        values[:, :3] = 0
+    lines[1] = ' '.join(repr(float(v)) for v in values.reshape(-1))
+    poses.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(KittiFormatError,
+                       match='line 2: not a rigid transform') as err:
+        _dataset(root, _tiny_cfg(tiny_student_ckpt))
+    assert str(poses) in str(err.value)
+    with pytest.raises(KittiFormatError, match='line 2') as err:
+        _infer_tool().main([_student_cfg(tiny_student_ckpt),
+                            tiny_student_ckpt, '--scans',
+                            str(_scan(root, 0).parent), '--out',
+                            str(tmp_path / 'out'), '--poses', str(poses)])
+    assert str(poses) in str(err.value)
+
+
+def test_singular_calibration_is_refused(root, tiny_student_ckpt):
+    calib = root / 'sequences' / '08' / 'calib.txt'
+    text = [line if not line.startswith('Tr:') else
+            'Tr: ' + ' '.join(['0'] * 12) for line in
+            calib.read_text().splitlines()]
+    calib.write_text('\n'.join(text) + '\n')
+    with pytest.raises(KittiFormatError, match='"Tr": not a rigid') as err:
+        _dataset(root, _tiny_cfg(tiny_student_ckpt))  # not LinAlgError
+    assert str(calib) in str(err.value)
+
+
+# --------------------------------------- 15. an empty checkpoint file
+def test_empty_or_truncated_checkpoint_is_named(tiny_student_ckpt, tmp_path,
+                                                clean_root):
+    from kdmos_plugin.utils.compat import CorruptCheckpointError
+    empty = tmp_path / 'epoch_3.pth'
+    empty.write_bytes(b'')
+    half = tmp_path / 'half.pth'
+    data = Path(tiny_student_ckpt).read_bytes()
+    half.write_bytes(data[:len(data) // 2])
+    for ckpt, what in ((empty, 'empty file'), (half, 'truncated')):
+        with pytest.raises(CorruptCheckpointError, match=what) as err:
+            _infer_tool().main([
+                _student_cfg(tiny_student_ckpt), str(ckpt), '--scans',
+                str(Path(clean_root, 'sequences', '08', 'velodyne')),
+                '--out', str(tmp_path / 'out')])
+        assert str(ckpt) in str(err.value)
+        with pytest.raises(CorruptCheckpointError, match=what):
+            init_mos_model(_student_cfg(tiny_student_ckpt), str(ckpt))
+
+
+# ------------------------------ 16. MOSStreamer: a pose that is not rigid
+@pytest.mark.parametrize('kind', ['nan', 'singular', '3x4', 'scaled'])
+def test_streamer_refuses_a_bad_pose_at_once(tiny_student_ckpt, clean_root,
+                                             tiny_kitti_lidar_poses, kind):
+    model, pipeline = init_mos_model(_student_cfg(tiny_student_ckpt),
+                                     tiny_student_ckpt)
+    paths = [str(Path(clean_root, 'sequences', '08', 'velodyne',
+                      f'{i:06d}.bin')) for i in range(NUM_SCANS)]
+    poses = tiny_kitti_lidar_poses['08'][:NUM_SCANS]
+    expected = [p for _, p in infer_sequence(model, pipeline, paths, poses)]
+    bad = poses[1].copy()
+    if kind == 'nan':
+        bad[0, 3] = np.nan
+    elif kind == 'singular':
+        bad[:3, :3] = 0
+    elif kind == '3x4':
+        bad = bad[:3]
+    else:
+        bad[:3, :3] *= 2
+    streamer = MOSStreamer(model, pipeline)
+    streamer.step(read_points(paths[0]), poses[0])
+    with pytest.raises(ValueError, match='scan 1: its pose: not a rigid'):
+        streamer.step(read_points(paths[1]), bad)
+    assert len(streamer.buffer) == 1  # refused before it entered
+    # the next steps are those of a stream that never saw the bad pose
+    for i in (1, 2):
+        np.testing.assert_array_equal(
+            streamer.step(read_points(paths[i]), poses[i]), expected[i])

@@ -3,11 +3,11 @@ import importlib.util
 import os.path as osp
 import shutil
 
-import mmengine
 import pytest
 
 from kdmos_plugin.datasets.mos_infos import (SPLITS, collect_infos,
-                                             create_info_files, list_sequence)
+                                             create_info_files, list_sequence,
+                                             load_info_file)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -47,7 +47,7 @@ def test_create_info_files(tiny_kitti_root, tmp_path, fmt):
                                 file_format=fmt)
     # default splits restricted to the sequences that exist
     assert sorted(written) == ['test', 'train', 'val']
-    val = mmengine.load(written['val'])
+    val = load_info_file(written['val'])
     assert val['metainfo']['sequences'] == ['08']
     assert len(val['data_list']) == 16
     first = val['data_list'][0]
@@ -58,7 +58,7 @@ def test_create_info_files(tiny_kitti_root, tmp_path, fmt):
                              tiny_kitti_root, first['lidar_path'])) // 16)
     assert val['sequence_infos']['08']['poses_path'] == \
         'sequences/08/poses.txt'
-    test = mmengine.load(written['test'])
+    test = load_info_file(written['test'])
     assert all(d['label_path'] is None for d in test['data_list'])
 
 

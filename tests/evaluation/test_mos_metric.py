@@ -221,3 +221,149 @@ def test_metric_counts_scans_and_points():
     out = metric.evaluate(len(sizes))
     assert out['mos/num_scans'] == 3
     assert out['mos/num_points'] == sum(sizes)
+
+
+def literal_precision_recall(gts, preds, moving=3, ignore=0):
+    """Moving precision and recall one point at a time (GT 0 ignored)."""
+    tp = fp = fn = 0
+    for g, p in zip(gts, preds):
+        if g == ignore:
+            continue
+        tp += g == moving and p == moving
+        fp += g != moving and p == moving
+        fn += g == moving and p != moving
+    return tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0
+
+
+def literal_object_iou(scans, margin, min_points, moving=3, ignore=0):
+    """Mean per-object IoU, with plain loops over objects and points."""
+    ious = []
+    for pts, gt, pred, inst in scans:
+        ids = sorted({int(inst[j]) for j in range(len(gt))
+                      if gt[j] == moving and inst[j] > 0})
+        for k in ids:
+            members = [j for j in range(len(gt))
+                       if gt[j] == moving and inst[j] == k]
+            if len(members) < min_points:
+                continue
+            lo = [min(pts[j, d] for j in members) - margin for d in range(3)]
+            hi = [max(pts[j, d] for j in members) + margin for d in range(3)]
+            tp = sum(1 for j in members if pred[j] == moving)
+            fn = len(members) - tp
+            fp = 0
+            for j in range(len(gt)):
+                if pred[j] != moving or gt[j] == moving or gt[j] == ignore:
+                    continue
+                if all(lo[d] <= pts[j, d] <= hi[d] for d in range(3)):
+                    fp += 1
+            ious.append(tp / (tp + fn + fp))
+    return sum(ious) / len(ious), len(ious)
+
+
+def make_instance_samples(num=6, seed=7):
+    """Scans with a few moving objects (clusters with instance ids), static
+    points around them and noisy predictions."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(num):
+        n_bg = int(rng.integers(150, 300))
+        pts = [rng.uniform(-20, 20, (n_bg, 4))]
+        gt = [rng.choice(3, n_bg, p=[0.1, 0.6, 0.3])]
+        inst = [np.where(gt[0] == 2, rng.integers(1, 4, n_bg), 0)]
+        for k in range(int(rng.integers(1, 5))):
+            m = int(rng.integers(2, 40))  # some below min_points
+            centre = rng.uniform(-15, 15, 3)
+            pts.append(np.concatenate(
+                [centre + rng.normal(0, 0.8, (m, 3)), rng.random((m, 1))], 1))
+            gt.append(np.full(m, 3))
+            inst.append(np.full(m, 10 + k + 100 * i))
+        # moving points without an instance (id 0) belong to no object
+        pts.append(rng.uniform(-20, 20, (5, 4)))
+        gt.append(np.full(5, 3))
+        inst.append(np.zeros(5, dtype=np.int64))
+        pts = np.concatenate(pts).astype(np.float32)
+        gt = np.concatenate(gt)
+        inst = np.concatenate(inst).astype(np.int64)
+        pred = np.where(rng.random(len(gt)) < 0.7, gt,
+                        rng.integers(0, 4, len(gt)))
+        out.append((pts, gt, pred, inst))
+    return out
+
+
+def _instance_batches(scans, with_instance=True):
+    batches = []
+    for i, (pts, gt, pred, inst) in enumerate(scans):
+        sample = BaseDataElement(metainfo=dict(
+            lidar_path=f'{i:06d}.bin', sequence='08' if i % 2 else '09',
+            frame_id=i))
+        sample.pred_pts_seg = BaseDataElement(
+            pts_semantic_mask=torch.from_numpy(pred))
+        gt_seg = dict(pts_semantic_mask=torch.from_numpy(gt))
+        if with_instance:
+            gt_seg['pts_instance_mask'] = torch.from_numpy(inst)
+        sample.gt_pts_seg = BaseDataElement(**gt_seg)
+        batches.append((dict(inputs=dict(points=[torch.from_numpy(pts)])),
+                        [sample]))
+    return batches
+
+
+@pytest.mark.parametrize('margin,min_points', [(0.3, 5), (1.0, 1)])
+def test_precision_recall_and_object_iou_equal_literal(margin, min_points):
+    scans = make_instance_samples()
+    metric = MOSMetric(object_margin=margin, object_min_points=min_points)
+    out = run_metric(metric, _instance_batches(scans))
+    gts = np.concatenate([s[1] for s in scans])
+    preds = np.concatenate([s[2] for s in scans])
+    prec, rec = literal_precision_recall(gts, preds)
+    assert out['mos/precision_moving'] == pytest.approx(prec, abs=1e-12)
+    assert out['mos/recall_moving'] == pytest.approx(rec, abs=1e-12)
+    assert 0.2 < prec < 1 and 0.2 < rec < 1
+    for seq in ('08', '09'):
+        sel = [s for i, s in enumerate(scans)
+               if (seq == '08') == bool(i % 2)]
+        p, r = literal_precision_recall(np.concatenate([s[1] for s in sel]),
+                                        np.concatenate([s[2] for s in sel]))
+        assert out[f'mos/precision_moving_seq{seq}'] == pytest.approx(p)
+        assert out[f'mos/recall_moving_seq{seq}'] == pytest.approx(r)
+    iou, count = literal_object_iou(scans, margin, min_points)
+    assert out['mos/num_moving_objects'] == count
+    assert count >= 6
+    assert out['mos/IoU_moving_object'] == pytest.approx(iou, abs=1e-12)
+    # the object figure is not the point-level IoU in disguise
+    assert abs(out['mos/IoU_moving_object'] - out['mos/IoU_moving']) > 1e-3
+
+
+def test_object_iou_small_cases():
+    """One object of 6 points (4 found), one static point predicted moving
+    inside its box and one far away, a 3-point object below min_points."""
+    pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1],
+                    [1, 1, 1], [0.5, 0.5, 0.5], [9, 9, 9], [5, 5, 5],
+                    [5, 5.1, 5], [5.1, 5, 5]], dtype=np.float32)
+    gt = np.array([3, 3, 3, 3, 3, 3, 1, 1, 3, 3, 3])
+    pred = np.array([3, 3, 3, 3, 1, 2, 3, 3, 3, 3, 3])
+    inst = np.array([7, 7, 7, 7, 7, 7, 0, 0, 8, 8, 8])
+    out = run_metric(MOSMetric(), _instance_batches([(pts, gt, pred, inst)]))
+    assert out['mos/num_moving_objects'] == 1
+    assert out['mos/IoU_moving_object'] == pytest.approx(4 / (4 + 2 + 1))
+    assert out['mos/precision_moving'] == pytest.approx(7 / 9)
+    assert out['mos/recall_moving'] == pytest.approx(7 / 9)
+
+
+def test_no_instance_ids_no_object_keys_and_mixed_refused():
+    scans = make_instance_samples(num=2)
+    out = run_metric(MOSMetric(), _instance_batches(scans, False))
+    assert 'mos/IoU_moving_object' not in out
+    assert 'mos/precision_moving' in out
+    mixed = _instance_batches(scans[:1]) + _instance_batches(scans[1:], False)
+    with pytest.raises(ValueError, match='1 of 2 scans carry instance ids'):
+        run_metric(MOSMetric(), mixed)
+
+
+def test_summary_line():
+    from kdmos_plugin.evaluation.metrics.mos_metric import summarize_metrics
+    line = summarize_metrics({'mos/IoU_moving': 0.5, 'mos/precision_moving':
+                              0.25, 'mos/recall_moving': 1.0,
+                              'mos/IoU_moving_object': 0.125,
+                              'mos/num_moving_objects': 3, 'mos/num_scans': 2})
+    assert line == ('moving IoU 50.00 %, precision 25.00 %, recall 100.00 %, '
+                    'object IoU 12.50 % (3 objects), 2 scans')

@@ -32,7 +32,7 @@ def _options(root):
         'train_dataloader.dataset.sequences': ['00'],
         'train_dataloader.dataset.data_root': root,
         'test_dataloader.dataset.data_root': root,
-        'model.voxelizer.voxel_size': (0.5, 0.5, 0.5, 1),
+        'model.voxel_encoder.voxel_size': (0.5, 0.5, 0.5, 1),
         'model.backbone.channels': (8, 16),
         'model.backbone.num_blocks': 1,
         'model.backbone.decoder_blocks': 1,
@@ -158,8 +158,8 @@ def test_cli_writes_float16(setup, monkeypatch):
                 'train_dataloader = dict(dataset=dict('
                 'data_root=train_dataloader_dataset_data_root, '
                 'sequences=train_dataloader_dataset_sequences))\n'
-                'model = dict(voxelizer=dict(voxel_size='
-                'model_voxelizer_voxel_size), backbone=dict('
+                'model = dict(voxel_encoder=dict(voxel_size='
+                'model_voxel_encoder_voxel_size), backbone=dict('
                 'channels=model_backbone_channels, num_blocks='
                 'model_backbone_num_blocks, decoder_blocks='
                 'model_backbone_decoder_blocks, time_kernel='

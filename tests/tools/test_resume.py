@@ -28,7 +28,7 @@ def _config(tmp_path, data_root, max_epochs):
     cfg.train_dataloader.dataset.sequences = ['00']
     cfg.model.grid_size = GRID
     cfg.model.backbone.dropblock_prob = 0.0
-    cfg.model.backbone.head_dropout = 0.0
+    cfg.model.decode_head.dropout_ratio = 0.0
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_cfg.val_begin = 100
     cfg.randomness = dict(seed=7, deterministic=True)

@@ -1,6 +1,7 @@
 """End to end: distil with tools/train.py (offline logits and online teacher),
 resume, then tools/test.py on the checkpoint with the student config, and
-benchmark files with one label per point."""
+benchmark files with one label per point; the same for the swaps made by
+config alone (another BEV backbone, mmdet3d's MinkUNet as the student)."""
 import itertools
 import os
 import os.path as osp
@@ -121,7 +122,8 @@ def _check_submission(out_dir, seq, root):
     return labels
 
 
-def _train(workspace, name, options):
+def _train(workspace, name, options,
+           student_losses=('loss_ce', 'loss_lovasz')):
     """Two distillation iterations with tools/train.py; checks the log."""
     work_dir = workspace / f'work_{name}'
     run_tool('train.py', osp.join(CONFIGS, name + '.py'), '--work-dir',
@@ -133,14 +135,15 @@ def _train(workspace, name, options):
     for s in train_logs:
         assert np.isfinite(s['loss_nckd']) and s['loss_nckd'] > 0
         assert np.isfinite(s['loss_tckd'])
-        assert {'loss_ce', 'loss_lovasz'} <= set(s)
+        assert set(student_losses) <= set(s)
+        assert all(np.isfinite(s[k]) for k in student_losses)
     state = torch.load(work_dir / 'epoch_1.pth', map_location='cpu',
                        weights_only=False)['state_dict']
     assert not any(k.startswith(('student.', 'teacher.')) for k in state)
     return work_dir, scalars
 
 
-def test_offline_distil_resume_and_test(workspace):
+def test_offline_distil_resume_and_test(workspace, capsys):
     """student_kd_synthetic: offline logits, validation and best checkpoint,
     resume, then tools/test.py with the student config and --submit."""
     name = 'student_kd_synthetic'
@@ -165,6 +168,11 @@ def test_offline_distil_resume_and_test(workspace):
              '--submit', out,
              options=['test_dataloader.dataset.indices=2'] + SMALL_STUDENT)
     assert len(_check_submission(out, '08', 'data/synthetic_mos')) == 2
+    # it prints a line that sums up the moving class (point, object level)
+    summary = [line for line in capsys.readouterr().out.splitlines()
+               if line.startswith('moving IoU ')]
+    assert summary and 'precision' in summary[-1]
+    assert 'recall' in summary[-1] and 'object IoU' in summary[-1]
     # the student config scores the checkpoint as the distiller's val did
     test_iou = {s['mos/IoU_moving'] for s in _scalars(
         workspace / 'test_val') if 'mos/IoU_moving' in s}
@@ -196,3 +204,61 @@ def test_online_distil_and_submit_unlabeled(workspace):
                       'benchmark_test_dataloader.dataset.indices=3'] +
              SMALL_STUDENT)
     assert len(_check_submission(out, '11', 'data/synthetic_mos')) == 3
+
+
+def _labels_per_point(out_dir, seq, root, count):
+    """``count`` submission files of ``seq``, one label per scan point."""
+    assert len(_check_submission(out_dir, seq, root)) == count
+
+
+def test_plain_unet_backbone_trains_and_tests(workspace):
+    """student_plain_unet_synthetic: another BEV backbone by config alone
+    trains (finite CE and Lovasz) and predicts one label per point."""
+    name = 'student_plain_unet_synthetic'
+    small = SMALL_STUDENT[:2] + ['model.backbone.in_channels=8',
+                                 'model.backbone.channels=(8,16,16)']
+    options = [o for o in SMALL_RUN if not o.startswith('model.')] + small
+    work_dir = workspace / f'work_{name}'
+    run_tool('train.py', osp.join(CONFIGS, name + '.py'), '--work-dir',
+             work_dir, options=options + ['train_cfg.val_begin=2'])
+    logs = [s for s in _scalars(work_dir) if 'loss_ce' in s]
+    assert sorted({s['iter'] for s in logs}) == [1, 2]
+    for s in logs:
+        assert np.isfinite(s['loss_ce']) and np.isfinite(s['loss_lovasz'])
+    state = torch.load(work_dir / 'epoch_1.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert any(k.startswith('backbone.ups.') for k in state)
+    assert 'decode_head.conv_seg.weight' in state
+    out = workspace / 'submit_plain'
+    run_tool('test.py', osp.join(CONFIGS, name + '.py'),
+             work_dir / 'epoch_1.pth', '--work-dir', workspace / 'test_plain',
+             '--submit', out,
+             options=['test_dataloader.dataset.indices=2'] + small)
+    _labels_per_point(out, '08', 'data/synthetic_mos', 2)
+
+
+def test_minkunet_student_distilled_by_config(workspace):
+    """student_minkunet_kd_online_synthetic: mmdet3d's MinkUNet (spconv on
+    CPU) distilled from the online sparse 4-D teacher: its own loss and the
+    KD losses in the log; its checkpoint (MinkUNet keys) predicts one label
+    per point through tools/test.py."""
+    name = 'student_minkunet_kd_online_synthetic'
+    teacher = f'model.teacher.checkpoint={workspace / "teacher.pth"}'
+    small = ['model.student.backbone.base_channels=8',
+             'model.student.backbone.encoder_channels=[8,8,16,16]',
+             'model.student.backbone.decoder_channels=[16,16,8,8]',
+             'model.student.decode_head.channels=8', teacher]
+    options = [o for o in SMALL_RUN if not o.startswith('model.')] + small
+    work_dir, _ = _train(workspace, name,
+                         options + ['train_cfg.val_begin=2'],
+                         student_losses=('loss_sem_seg', ))
+    state = torch.load(work_dir / 'epoch_1.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert 'decode_head.conv_seg.weight' in state
+    assert any(k.startswith('backbone.encoder.') for k in state)
+    out = workspace / 'submit_minkunet'
+    run_tool('test.py', osp.join(CONFIGS, name + '.py'),
+             work_dir / 'epoch_1.pth', '--work-dir',
+             workspace / 'test_minkunet', '--submit', out,
+             options=['test_dataloader.dataset.indices=2'] + small)
+    _labels_per_point(out, '08', 'data/synthetic_mos', 2)

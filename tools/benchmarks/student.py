@@ -6,7 +6,7 @@
 * ``student_s``: the student forward, points in, labels out: packed inputs
   (``point_feats`` (N, 17) with zero motion channels, ``grid_ind``) ->
   :meth:`KDMOSStudent.forward_feats` -> per-point logits -> argmax.
-* ``floor_s``: the same convolutions alone (``backbone.decode`` on
+* ``floor_s``: the same convolutions alone (``backbone`` on
   precomputed appearance and motion BEV tensors, i.e. every 3x3
   convolution, gate and up-sampler the student runs; the student applies
   the 1x1 head only at the read pillars): the lower bound of any
@@ -135,7 +135,7 @@ def literal_forward(model, batch_inputs: dict) -> torch.Tensor:
     res_out = torch.zeros(b, r, p, res.shape[1])
     res_out[unq[:, 0], unq[:, 1], unq[:, 2], :] = pooled_res
     res_out = res_out.permute(0, 3, 1, 2)
-    logits = backbone(out, res_out)
+    logits = model.decode_head.conv_seg(backbone(out, res_out))
     voxel = logits.permute(0, 2, 3, 1)
     # the published (B, C, R, P, Z) voxel logits (a view, as published)
     voxel = voxel.view(b, r, p, z, c).permute(0, 4, 1, 2, 3)
@@ -168,7 +168,7 @@ def _runner(variant: str, model, scan: dict,
         return lambda: literal_forward(literal, scan)
     if variant == 'floor':
         app, mot = bev_inputs(model, scan)
-        return lambda: model.backbone.decode(app, mot)
+        return lambda: model.backbone(app, mot)
     raise ValueError(f'unknown variant {variant!r}')
 
 

@@ -167,7 +167,7 @@ def run(args) -> Dict[str, float]:
                 fn()
                 wall[name].append(time.perf_counter() - t0)
                 cpu[name].append(time.process_time() - c0)
-        vox = teacher.voxelizer(inputs['multi_points'],
+        vox = teacher.voxel_encoder(inputs['multi_points'],
                                 [len(inputs['points'][0])])
     med = {k: statistics.median(v) for k, v in wall.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpu.items()}

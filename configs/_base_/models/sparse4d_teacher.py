@@ -2,14 +2,15 @@
 # scan and K = 7 past scans (x, y, z, intensity, age) is voxelised in
 # space-time (0.1 m cells, one scan per age cell), a sparse residual U-Net
 # over (x, y, z, t) (spconv; native algorithm on CPU) gives voxel features,
-# and a linear classifier the logits of every current-scan point.
-# Loss: CE + Lovasz on the current scan's points, ignoring class 0.
+# and a point head (linear classifier) the logits of every current-scan
+# point. Loss (in the head): CE + Lovasz on the current scan's points,
+# ignoring class 0.
 model = dict(
     type='Sparse4DMOSTeacher',
     data_preprocessor=dict(type='MOSDataPreprocessor'),
     num_classes=4,
     ignore_index=0,
-    voxelizer=dict(
+    voxel_encoder=dict(
         type='SpacetimeVoxelizer',
         voxel_size=(0.1, 0.1, 0.1, 1),  # metres x 3, scans per age cell
         point_cloud_range=(-51.2, -51.2, -4.0, 51.2, 51.2, 4.0),
@@ -24,15 +25,18 @@ model = dict(
         space_kernel=3,
         time_kernel=(1, 3, 3, 1),  # per level; 1 = per age cell, 3 = 3 cells
         temporal_strides=(2, 2, 2)),  # 8 age cells -> 4 -> 2 -> 1
-    decode_head=dict(channels=32, dropout_ratio=0.0),
-    loss_ce=dict(
-        type='mmdet.CrossEntropyLoss',
-        use_sigmoid=False,
-        class_weight=None,
-        avg_non_ignore=True,
-        loss_weight=1.0),
-    loss_lovasz=dict(
-        type='LovaszSoftmaxLoss',
-        classes='present',
-        ignore_index=0,
-        loss_weight=1.0))
+    decode_head=dict(
+        type='MOSPointHead',
+        channels=32,
+        dropout_ratio=0.0,
+        loss_decode=dict(
+            type='mmdet.CrossEntropyLoss',
+            use_sigmoid=False,
+            class_weight=None,
+            avg_non_ignore=True,
+            loss_weight=1.0),
+        loss_lovasz=dict(
+            type='LovaszSoftmaxLoss',
+            classes='present',
+            ignore_index=0,
+            loss_weight=1.0)))

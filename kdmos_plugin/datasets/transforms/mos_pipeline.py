@@ -44,10 +44,12 @@ def mos_pipeline(num_past_scans: int,
                  num_future_scans: int = 0,
                  motion_cfg: Optional[Mapping] = None,
                  teacher_logits: Optional[Mapping] = None,
-                 train_aug: str = 'kdmos') -> List[dict]:
+                 train_aug: str = 'kdmos',
+                 normalize_intensity: bool = False) -> List[dict]:
     """The transform configs of one MOS data pipeline, in order.
 
-    ``LoadMOSScans`` -> ``LoadMOSLabels`` -> [``LoadTeacherLogits``] ->
+    ``LoadMOSScans`` -> [``MOSNormalizeIntensity``] -> ``LoadMOSLabels``
+    -> [``LoadTeacherLogits``] ->
     [motion features] -> [augmentation, train only] -> ``voxelize_cfg``
     -> ``PackMOSInputs``. The student reads the motion features; the sparse
     teacher reads only the merged past scans (no ``motion_cfg``, no future
@@ -74,6 +76,9 @@ def mos_pipeline(num_past_scans: int,
             U[0.9, 1.1], x/y flips with p 0.5, jitter N(0, 0.005 m) clipped
             at 0.02 m, sphere crop keeping 80% of the merged cloud); it
             refuses ``teacher_logits`` (their rows are per raw point).
+        normalize_intensity: Add ``MOSNormalizeIntensity`` after the scans
+            are loaded: intensities on the 0-1 scale, from the dataset's
+            ``sensor`` profiles (for data of several sensors).
 
     Returns:
         list[dict]: New dicts (the given configs are copied), e.g. for
@@ -91,8 +96,10 @@ def mos_pipeline(num_past_scans: int,
     steps = [
         dict(type='LoadMOSScans', num_past=num_past_scans,
              num_future=num_future_scans),
-        dict(type='LoadMOSLabels'),
     ]
+    if normalize_intensity:
+        steps.append(dict(type='MOSNormalizeIntensity'))
+    steps.append(dict(type='LoadMOSLabels'))
     if teacher_logits is not None:
         steps.append(dict(type='LoadTeacherLogits', **teacher_logits))
     if motion_cfg is not None:

@@ -7,8 +7,8 @@ from mmdet3d.registry import TRANSFORMS
 from .load_mos_scans import checked_multi_points
 
 #: Per-point arrays of the current scan, cropped with ``points`` when present.
-CURRENT_POINT_KEYS = ('pts_semantic_mask', 'teacher_logits', 'motion_feats',
-                      'raw_points')
+CURRENT_POINT_KEYS = ('pts_semantic_mask', 'pts_instance_mask',
+                      'teacher_logits', 'motion_feats', 'raw_points')
 #: Keys made by PolarVoxelize: the crop must run before it.
 VOXEL_KEYS = ('point_feats', 'grid_ind', 'voxel_coors')
 
@@ -45,7 +45,7 @@ class MOSSphereCrop(BaseTransform):
     Modified Keys:
 
     - points (N', ...), multi_points (M', 5), num_points (N'),
-      pts_semantic_mask (N',), teacher_logits (N', C), motion_feats
+      pts_semantic_mask (N',), pts_instance_mask (N',), teacher_logits (N', C), motion_feats
       (N', R), raw_points (N', 4) (those present)
 
     Added Keys:

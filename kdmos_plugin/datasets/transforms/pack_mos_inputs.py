@@ -29,6 +29,7 @@ class PackMOSInputs(BaseTransform):
         data_sample.metainfo: lidar_path, sequence, frame_id, num_points,
                 grid_size (+ extra meta_keys)
         data_sample.gt_pts_seg: pts_semantic_mask (N,) i64 (if labelled),
+                pts_instance_mask (N,) i64 (if loaded),
                 teacher_logits (N, C) f32 (if loaded)
         data_sample.gt_voxel_seg: coors (V, 3) i64, semantic_mask (V,) i64
                 (if labelled)
@@ -40,7 +41,8 @@ class PackMOSInputs(BaseTransform):
 
     Optional Keys:
 
-    - multi_points, pts_semantic_mask, teacher_logits, voxel_coors,
+    - multi_points, pts_semantic_mask, pts_instance_mask, teacher_logits,
+      voxel_coors,
       voxel_semantic_mask
 
     Args:
@@ -80,6 +82,9 @@ class PackMOSInputs(BaseTransform):
         gt = {}
         if results.get('pts_semantic_mask') is not None:
             gt['pts_semantic_mask'] = _tensor(results['pts_semantic_mask'],
+                                              torch.int64)
+        if results.get('pts_instance_mask') is not None:
+            gt['pts_instance_mask'] = _tensor(results['pts_instance_mask'],
                                               torch.int64)
         if results.get('teacher_logits') is not None:
             gt['teacher_logits'] = _tensor(results['teacher_logits'],

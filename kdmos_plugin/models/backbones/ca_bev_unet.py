@@ -26,13 +26,11 @@ class CABEVUNet(BaseModule):
         c3 = cag3(down3(c2), m3)            m3 = res_down3(m2)      60x45
         c4 = down4(c3)                                              30x22
         d = up3(c4, c3); d = up2(d, c2); d = up1(d, c1); d = up0(d, c0)
-        out = outc(dropout(d))              (B, num_classes * grid_z, R, P)
+        return d                            (B, channels[0], R, P)
 
-    ``decode()`` returns ``d``; ``forward()`` the dense logits ``out``.
-
-    Output channel ``z * num_classes + c`` holds the logit of class ``c`` in
-    height cell ``z`` (the published ``(B, C, R, P, Z)`` voxel logits are a
-    reshape of it; this module never builds them). Every ``up`` block
+    ``forward()`` returns the decoder features ``d`` and nothing else; the
+    head dropout and the 1x1 classifier of the published network are the
+    student's decode head (:class:`BEVVoxelHead`). Every ``up`` block
     up-samples x2 (DySample, or a ConvTranspose2d(2, stride 2) for
     MotionBEV), zero-pads to the skip size, concatenates ``[skip, up]``,
     runs a circular double conv and DropBlock2D (training only). R and P
@@ -41,14 +39,11 @@ class CABEVUNet(BaseModule):
     Args:
         in_channels (int): Appearance BEV channels.
         motion_channels (int): Motion BEV channels.
-        num_classes (int): Classes C, incl. the ignored class 0.
-        grid_z (int): Height cells Z.
         channels (Sequence[int]): Appearance encoder widths, 5 levels.
         motion_widths (Sequence[int]): Motion encoder widths, 4 levels.
         upsample (str): ``'dysample'`` (KDMOS) or ``'deconv'`` (MotionBEV).
         dropblock_size (int): DropBlock2D block size.
         dropblock_prob (float): DropBlock2D drop probability (0 disables).
-        head_dropout (float): Dropout before ``outc``.
         input_norm (bool): BatchNorm2d on both BEV inputs.
         with_unused_attention (bool): Keep the published, never used
             attention parameters in every gate (exact parameter count and
@@ -59,14 +54,11 @@ class CABEVUNet(BaseModule):
     def __init__(self,
                  in_channels: int = 32,
                  motion_channels: int = 8,
-                 num_classes: int = 4,
-                 grid_z: int = 32,
                  channels: Sequence[int] = (32, 64, 128, 256, 256),
                  motion_widths: Sequence[int] = (16, 32, 64, 128),
                  upsample: str = 'dysample',
                  dropblock_size: int = 7,
                  dropblock_prob: float = 0.5,
-                 head_dropout: float = 0.5,
                  input_norm: bool = True,
                  with_unused_attention: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
@@ -77,8 +69,7 @@ class CABEVUNet(BaseModule):
         if len(channels) != 5 or len(motion_widths) != 4:
             raise ValueError('CABEVUNet: channels needs 5 and motion_widths '
                              f'4 entries, got {channels} and {motion_widths}')
-        self.num_classes = num_classes
-        self.grid_z = grid_z
+        self.out_channels = channels[0]
         self.upsample_type = upsample
         c, m = list(channels), list(motion_widths)
 
@@ -110,27 +101,16 @@ class CABEVUNet(BaseModule):
         self.up2 = up(c[2], c[2], c[1])
         self.up1 = up(c[1], c[1], c[0])
         self.up0 = up(c[0], c[0], c[0])
-        self.dropout = nn.Dropout(head_dropout)
-        self.outc = nn.Conv2d(c[0], num_classes * grid_z, 1)
 
     def forward(self, appearance: Tensor, motion: Tensor) -> Tensor:
-        """Dense BEV logits of a batch: ``outc(dropout(decode(A, M)))``.
+        """Decoder features of a batch.
 
         Args:
             appearance (Tensor): (B, in_channels, R, P) appearance BEV map.
             motion (Tensor): (B, motion_channels, R, P) motion BEV map.
 
         Returns:
-            Tensor: (B, num_classes * grid_z, R, P) logits, channel
-            ``z * num_classes + c``.
-        """
-        return self.outc(self.dropout(self.decode(appearance, motion)))
-
-    def decode(self, appearance: Tensor, motion: Tensor) -> Tensor:
-        """Decoder features before the head, (B, channels[0], R, P).
-
-        :class:`KDMOSStudent` applies ``dropout`` densely and ``outc``
-        (a 1x1 convolution) only at the cells it reads.
+            Tensor: (B, channels[0], R, P) features.
         """
         if appearance.shape[-2:] != motion.shape[-2:]:
             raise ValueError(

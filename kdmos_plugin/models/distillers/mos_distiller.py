@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mmdet3d.registry import MODELS
 from mmdet3d.structures.det3d_data_sample import OptSampleList, SampleList
-from ..segmentors.base_mos_segmentor import BaseMOSSegmentor
+from .seg3d_adapter import as_mos_segmentor
 
 _STUDENT = 'student.'
 _TEACHER = 'teacher.'
@@ -31,6 +31,26 @@ class MOSDistiller(BaseModel):
                    -> distill_loss(student logits, teacher logits, labels)
         predict(), _forward(): the student's
 
+    The contract with a student or an online teacher: the segmentor offers
+
+    * ``forward_feats(batch_inputs) -> feats``: one network forward;
+    * ``point_logits(feats, batch_inputs) -> (sum_b N_b, C)``: logits of
+      every point of the current scans, samples in batch order, points in
+      file order (``batch_inputs['points']`` gives the N_b);
+    * ``loss_by_feats(feats, batch_inputs, data_samples) -> dict`` of
+      scalar losses (students only);
+    * ``predict(batch_inputs, data_samples)`` and ``_forward(...)``
+      (students only), as mmdet3d's segmentors.
+
+    Every :class:`BaseMOSSegmentor` (``KDMOSStudent``,
+    ``Sparse4DMOSTeacher``, your subclass) offers them. An mmdet3d
+    ``MinkUNet`` segmentor (``type='MinkUNet'``, e.g. from mmdet3d's own
+    ``_base_/models/minkunet.py``) is given them by
+    :class:`MinkUNetAdapter` here, on any device: no wrapper to write. Its
+    arguments (``voxel_size``, ``batch_first``, ``features``) come from
+    ``adapter`` (student) or ``teacher['adapter']``. Other segmentor types
+    are refused with the list of what is supported.
+
     The teacher is either built online from its config (checkpoint loaded,
     frozen, always in eval mode, run under ``torch.no_grad``), or, with
     ``teacher=None``, its logits are read from
@@ -47,13 +67,16 @@ class MOSDistiller(BaseModel):
     student checkpoint with ``load_from``, works too.
 
     Args:
-        student (dict): Config of any registered :class:`BaseMOSSegmentor`.
-            Its data preprocessor is the distiller's.
-        teacher (dict, optional): ``dict(config=..., checkpoint=...)``:
-            ``config`` is a config file path (its ``model`` is built) or a
-            model config dict, ``checkpoint`` a path or URL loaded with
-            mmengine's ``load_checkpoint`` (strict). None (default) reads
-            offline logits from the data samples.
+        student (dict): Config of a registered :class:`BaseMOSSegmentor`
+            or of an mmdet3d ``MinkUNet``. The data preprocessor of a MOS
+            student is the distiller's; a MinkUNet's (CUDA-only voxels) is
+            replaced by ``MOSDataPreprocessor``.
+        teacher (dict, optional): ``dict(config=..., checkpoint=...,
+            adapter=None)``: ``config`` is a config file path (its ``model``
+            is built) or a model config dict, ``checkpoint`` a path or URL
+            loaded with mmengine's ``load_checkpoint`` (strict), ``adapter``
+            the :class:`MinkUNetAdapter` arguments of an mmdet3d teacher.
+            None (default) reads offline logits from the data samples.
         distill_loss (dict): Config of the distillation loss; it is called
             as ``loss(student_logits (N, C), teacher_logits (N, C),
             labels (N,))`` and returns a dict of scalar losses.
@@ -61,6 +84,8 @@ class MOSDistiller(BaseModel):
         data_preprocessor (dict, optional): Replaces the student's data
             preprocessor (e.g. a top-level ``data_preprocessor`` the Runner
             passes in). Defaults to the student's own.
+        adapter (dict, optional): :class:`MinkUNetAdapter` arguments of an
+            mmdet3d student, e.g. ``dict(features='point_feats')``.
         init_cfg (dict, optional): Initialisation config of the distiller.
     """
 
@@ -69,20 +94,26 @@ class MOSDistiller(BaseModel):
                  teacher: Optional[dict] = None,
                  distill_loss: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
+                 adapter: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         student_model = MODELS.build(student)
-        if not isinstance(student_model, BaseMOSSegmentor):
-            raise TypeError(
-                'MOSDistiller: the student must be a BaseMOSSegmentor, got '
-                f'{type(student_model).__name__}')
+        # the adapter reads the voxel size of the model's own preprocessor
+        student_api = as_mos_segmentor(student_model, adapter, 'student')
+        if data_preprocessor is None and student_api is not student_model:
+            data_preprocessor = dict(type='MOSDataPreprocessor')
         if data_preprocessor is not None:
             student_model.data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=student_model.data_preprocessor,
             init_cfg=init_cfg)
+        # the modules, under their own names (checkpoint keys) ...
         self.student = student_model
-        self.teacher = None if teacher is None else self._build_teacher(
-            teacher)
+        teacher_model, teacher_api = (None, None) if teacher is None else \
+            self._build_teacher(teacher)
+        self.teacher = teacher_model
+        # ... and what the distiller calls: the module or its adapter (a
+        # plain dict, so that nothing is registered twice)
+        self._api = dict(student=student_api, teacher=teacher_api)
         self.distill_loss = MODELS.build(
             distill_loss or dict(type='DecoupledMOSDistillLoss'))
         self.register_state_dict_post_hook(_student_only_state_dict)
@@ -94,14 +125,28 @@ class MOSDistiller(BaseModel):
         return self.teacher is not None
 
     # ------------------------------------------------------------------
-    def _build_teacher(self, cfg: dict) -> BaseMOSSegmentor:
-        """Build, load and freeze the teacher from ``dict(config, ckpt)``."""
+    @property
+    def student_api(self):
+        """The student's contract methods (the module or its adapter)."""
+        return self._api['student']
+
+    @property
+    def teacher_api(self):
+        """The online teacher's contract methods, or None offline."""
+        return self._api['teacher']
+
+    def _build_teacher(self, cfg: dict):
+        """Build, load and freeze the teacher from ``dict(config, ckpt)``.
+
+        Returns:
+            tuple: the teacher module and its contract methods.
+        """
         cfg = dict(cfg)
-        unknown = set(cfg) - {'config', 'checkpoint'}
+        unknown = set(cfg) - {'config', 'checkpoint', 'adapter'}
         if 'config' not in cfg or unknown:
             raise ValueError(
                 "MOSDistiller: teacher must be dict(config=..., checkpoint="
-                f"...) or None, got keys {sorted(cfg)}")
+                f"..., adapter=None) or None, got keys {sorted(cfg)}")
         config, checkpoint = cfg['config'], cfg.get('checkpoint')
         if isinstance(config, str):
             model_cfg = Config.fromfile(config).get('model')
@@ -114,9 +159,7 @@ class MOSDistiller(BaseModel):
             raise TypeError('MOSDistiller: teacher config must be a path or '
                             f'a dict, got {type(config).__name__}')
         teacher = MODELS.build(model_cfg)
-        if not isinstance(teacher, BaseMOSSegmentor):
-            raise TypeError('MOSDistiller: the teacher must be a '
-                            f'BaseMOSSegmentor, got {type(teacher).__name__}')
+        api = as_mos_segmentor(teacher, cfg.get('adapter'), 'teacher')
         if checkpoint:
             if '://' not in checkpoint and not osp.isfile(checkpoint):
                 raise FileNotFoundError(
@@ -133,7 +176,7 @@ class MOSDistiller(BaseModel):
         teacher.eval()
         # init_weights() of the distiller must not re-initialise it
         teacher._is_init = True
-        return teacher
+        return teacher, api
 
     def train(self, mode: bool = True) -> 'MOSDistiller':
         """Set the training mode of the student; the teacher stays in eval.
@@ -188,14 +231,15 @@ class MOSDistiller(BaseModel):
             dict[str, Tensor]: the student's losses and those of
             ``distill_loss`` (``loss_tckd``, ``loss_nckd``).
         """
-        feats = self.student.forward_feats(batch_inputs)
-        losses = self.student.loss_by_feats(feats, batch_inputs,
-                                            batch_data_samples)
-        student_logits = self.student.point_logits(feats, batch_inputs)
+        student = self.student_api
+        feats = student.forward_feats(batch_inputs)
+        losses = student.loss_by_feats(feats, batch_inputs,
+                                       batch_data_samples)
+        student_logits = student.point_logits(feats, batch_inputs)
         teacher_logits = self.teacher_logits(batch_inputs, batch_data_samples)
         self._check_rows(student_logits, teacher_logits, batch_inputs,
                          batch_data_samples)
-        labels = self.student.gt_point_labels(batch_data_samples).to(
+        labels = student.gt_point_labels(batch_data_samples).to(
             student_logits.device)
         kd_losses = self.distill_loss(student_logits, teacher_logits, labels)
         clash = set(kd_losses) & set(losses)
@@ -208,13 +252,13 @@ class MOSDistiller(BaseModel):
     def predict(self, batch_inputs: dict,
                 batch_data_samples: SampleList) -> SampleList:
         """The student's predictions (see ``BaseMOSSegmentor.predict``)."""
-        return self.student.predict(batch_inputs, batch_data_samples)
+        return self.student_api.predict(batch_inputs, batch_data_samples)
 
     def _forward(self,
                  batch_inputs: dict,
                  batch_data_samples: OptSampleList = None) -> Tensor:
         """The student's (sum_b N_b, C) point logits."""
-        return self.student._forward(batch_inputs, batch_data_samples)
+        return self.student_api._forward(batch_inputs, batch_data_samples)
 
     @torch.no_grad()
     def teacher_logits(self, batch_inputs: dict,
@@ -231,8 +275,9 @@ class MOSDistiller(BaseModel):
         if self.teacher is not None:
             if self.teacher.training:  # e.g. a caller used .train() on it
                 self.teacher.eval()
-            feats = self.teacher.forward_feats(batch_inputs)
-            return self.teacher.point_logits(feats, batch_inputs).detach()
+            teacher = self.teacher_api
+            feats = teacher.forward_feats(batch_inputs)
+            return teacher.point_logits(feats, batch_inputs).detach()
         parts: List[Tensor] = []
         for i, sample in enumerate(batch_data_samples):
             gt = sample.get('gt_pts_seg')

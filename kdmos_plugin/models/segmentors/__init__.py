@@ -1,12 +1,12 @@
+"""Segmentors: the student (BEV) and the teacher (sparse 4-D), each a voxel
+encoder + backbone + decode head; the published-checkpoint converter."""
 from .base_mos_segmentor import BaseMOSSegmentor
+from .kdmos_student import KDMOSStudent
+from .reference_ckpt import (convert_reference_checkpoint,
+                             convert_reference_state_dict)
+from .sparse4d_mos_teacher import Sparse4DMOSTeacher
 
-__all__ = ['BaseMOSSegmentor']
-from .sparse4d_mos_teacher import Sparse4DMOSTeacher  # noqa: E402
-__all__ += ['Sparse4DMOSTeacher']
-from .kdmos_student import KDMOSStudent, head_logits_at_cells  # noqa: E402
-from .reference_ckpt import (convert_reference_checkpoint,  # noqa: E402
-                             convert_reference_state_dict,
-                             to_reference_state_dict)
-__all__ += ['KDMOSStudent', 'head_logits_at_cells',
-            'convert_reference_checkpoint', 'convert_reference_state_dict',
-            'to_reference_state_dict']
+__all__ = [
+    'BaseMOSSegmentor', 'KDMOSStudent', 'Sparse4DMOSTeacher',
+    'convert_reference_checkpoint', 'convert_reference_state_dict'
+]

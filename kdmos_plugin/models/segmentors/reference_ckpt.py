@@ -3,8 +3,9 @@
 The published ``ptBEVnet`` state dict (``torch.save(model.state_dict())``,
 bare or under ``model_state_dict`` / ``state_dict`` / ``model``, optionally
 with DataParallel's ``module.`` prefix) is renamed to the keys of
-:class:`KDMOSStudent` (``configs/kdmos/student_bev.py`` for KDMOS with
-DySample, ``configs/kdmos/motionbev.py`` for MotionBEV's deconvolutions).
+:class:`KDMOSStudent`: its voxel encoder, backbone and decode head
+(``configs/kdmos/student_bev.py`` for KDMOS with DySample,
+``configs/kdmos/motionbev.py`` for MotionBEV's deconvolutions).
 Tensors are kept bit-identical; only names change.
 
 The renaming is a table of published -> our key prefixes (the remainder of
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor
 
 _NET = 'BEV_model.network.'
+_HEAD_WEIGHT = 'decode_head.conv_seg.weight'
 
 
 def reference_prefix_table() -> List[Tuple[str, str]]:
@@ -60,7 +62,7 @@ def reference_prefix_table() -> List[Tuple[str, str]]:
     for k in range(4):
         table += [(f'{_NET}up{k}.up.', f'backbone.up{k}.upsample.'),
                   (f'{_NET}up{k}.conv.', f'backbone.up{k}.conv.')]
-    table.append((f'{_NET}outc.conv.', 'backbone.outc.'))
+    table.append((f'{_NET}outc.conv.', 'decode_head.conv_seg.'))
     return table
 
 
@@ -95,13 +97,6 @@ def convert_reference_state_dict(
         for k, v in state_dict.items())
     return _rename(stripped, reference_prefix_table(),
                    'convert_reference_state_dict')
-
-
-def to_reference_state_dict(
-        state_dict: Mapping[str, Tensor]) -> 'OrderedDict[str, Tensor]':
-    """:class:`KDMOSStudent` keys -> published ``ptBEVnet`` keys."""
-    inverse = [(ours, pub) for pub, ours in reference_prefix_table()]
-    return _rename(state_dict, inverse, 'to_reference_state_dict')
 
 
 def extract_state_dict(obj, path: str = '<checkpoint>') -> Dict[str, Tensor]:
@@ -151,8 +146,8 @@ def convert_reference_checkpoint(src: Union[str, Path],
             source=str(src),
             converted_by='kdmos_plugin.models.segmentors.reference_ckpt',
             upsample=upsample,
-            out_channels=int(state['backbone.outc.weight'].shape[0])
-            if 'backbone.outc.weight' in state else None))
+            out_channels=int(state[_HEAD_WEIGHT].shape[0])
+            if _HEAD_WEIGHT in state else None))
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, dst)

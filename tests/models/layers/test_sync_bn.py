@@ -7,9 +7,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from kdmos_plugin.models.layers import (BEVPointEncoder, CircularConvBNAct,
-                                        DistSyncBatchNorm,
+from kdmos_plugin.models.layers import (CircularConvBNAct, DistSyncBatchNorm,
                                         convert_sync_batchnorm)
+from kdmos_plugin.models.voxel_encoders import BEVPointEncoder
 
 #: name: (BatchNorm class, batch A shape, rank sizes of A, rank sizes of the
 #: second batch B (same trailing shape), momentum, affine)

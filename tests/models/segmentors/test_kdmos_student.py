@@ -1,18 +1,17 @@
-"""KDMOSStudent: sparse logit reads, voxel loss, predict/loss on real data."""
+"""KDMOSStudent: encoder + backbone + head point logits, errors, training
+step, configs, predict/loss on real data."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from kdmos_plugin.datasets.kitti_io import read_labels, read_points
 from kdmos_plugin.datasets.label_map import MOS_4CLASS, map_labels
 from kdmos_plugin.datasets.polar_grid import PolarGrid
-from kdmos_plugin.models.losses import LovaszSoftmaxLoss
-from kdmos_plugin.models.segmentors import KDMOSStudent, head_logits_at_cells
+from kdmos_plugin.models.segmentors import KDMOSStudent
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, PointData
 
@@ -29,78 +28,7 @@ def _small_model(grid=(16, 20, 3), motion=2):
         grid_size=grid)
 
 
-def _dense_voxel_logits(bev_logits, num_classes):
-    """The published (B, C, R, P, Z) voxel tensor, built literally."""
-    b, cz, r, p = bev_logits.shape
-    x = bev_logits.permute(0, 2, 3, 1)  # (B, R, P, C*Z)
-    x = x.reshape(b, r, p, cz // num_classes, num_classes)
-    return x.permute(0, 4, 1, 2, 3)
-
-
-def _random_cells(n, grid, batch, seed):
-    g = torch.Generator().manual_seed(seed)
-    cells = torch.stack([torch.randint(0, s, (n, ), generator=g)
-                         for s in grid], 1)
-    return cells, torch.randint(0, batch, (n, ), generator=g)
-
-
-def test_sparse_read_equals_dense_indexing():
-    """The head at the read cells == indexing the dense voxel tensor."""
-    torch.manual_seed(0)
-    grid, c, k = (7, 9, 5), 4, 6
-    feats = torch.randn(3, k, grid[0], grid[1])
-    head = torch.nn.Conv2d(k, c * grid[2], 1)
-    cells, b = _random_cells(200, grid, 3, seed=1)
-    with torch.no_grad():
-        dense = _dense_voxel_logits(head(feats), c)
-        ref = dense[b, :, cells[:, 0], cells[:, 1], cells[:, 2]]
-        out = head_logits_at_cells(feats, head, b, cells, c)
-    assert out.shape == (200, c)
-    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
-
-
-def _voxel_samples(cells, batch_idx, labels, batch):
-    samples = []
-    for i in range(batch):
-        sel = batch_idx == i
-        # one label per occupied cell, as the pipeline writes them
-        key = cells[sel] @ torch.tensor([10000, 100, 1])
-        _, first = np.unique(key.numpy(), return_index=True)
-        first = torch.as_tensor(first)
-        s = Det3DDataSample()
-        s.gt_voxel_seg = PointData(
-            coors=cells[sel][first], semantic_mask=labels[sel][first])
-        samples.append(s)
-    return samples
-
-
-def test_voxel_loss_equals_dense_loss():
-    torch.manual_seed(0)
-    grid, c = (16, 20, 3), 4
-    model = _small_model(grid)
-    cells, b = _random_cells(150, grid, 2, seed=2)
-    labels = torch.randint(0, c, (150, ))
-    samples = _voxel_samples(cells, b, labels, 2)
-    bev = torch.randn(2, 8, grid[0], grid[1], requires_grad=True)
-    losses = model.loss_by_feats(dict(bev_feats=bev), {}, samples)
-
-    dense_labels = torch.zeros(2, *grid, dtype=torch.long)
-    for i, s in enumerate(samples):
-        co = s.gt_voxel_seg.coors
-        dense_labels[i, co[:, 0], co[:, 1], co[:, 2]] = \
-            s.gt_voxel_seg.semantic_mask
-    dense = _dense_voxel_logits(model.backbone.outc(bev), c)
-    ce = F.cross_entropy(dense, dense_labels, ignore_index=0)
-    lovasz = LovaszSoftmaxLoss(ignore_index=0)(dense, dense_labels)
-    torch.testing.assert_close(losses['loss_ce'], ce)
-    torch.testing.assert_close(losses['loss_lovasz'], lovasz)
-    # gradients agree as well
-    g_sparse = torch.autograd.grad(losses['loss_ce'], bev)[0]
-    g_dense = torch.autograd.grad(ce, bev)[0]
-    torch.testing.assert_close(g_sparse, g_dense)
-
-
-def test_forward_point_logits_and_errors():
+def test_forward_point_logits_and_errors(dense_voxel_logits, random_cells):
     torch.manual_seed(0)
     grid = (16, 20, 3)
     model = _small_model(grid).eval()
@@ -108,18 +36,18 @@ def test_forward_point_logits_and_errors():
     inputs = dict(
         points=[torch.randn(k, 4) for k in n],
         point_feats=[torch.randn(k, 11) for k in n],
-        grid_ind=[_random_cells(k, grid, 1, seed=k)[0] for k in n])
+        grid_ind=[random_cells(k, grid, 1, seed=k)[0] for k in n])
     with torch.no_grad():
         feats = model.forward_feats(inputs)
         logits = model.point_logits(feats, inputs)
     assert feats['bev_feats'].shape == (2, 8, 16, 20)
-    with torch.no_grad():
-        dense_logits = model.backbone(
+    with torch.no_grad():  # the published dense path, eval mode
+        dense_logits = model.decode_head.conv_seg(model.backbone(
             *model.voxel_encoder(torch.cat(inputs['point_feats']),
                                  torch.cat(inputs['grid_ind']),
-                                 torch.tensor([0] * 50 + [1] * 30), 2))
+                                 torch.tensor([0] * 50 + [1] * 30), 2)))
     assert dense_logits.shape == (2, 4 * 3, 16, 20)
-    dense = _dense_voxel_logits(dense_logits, 4)
+    dense = dense_voxel_logits(dense_logits, 4)
     g = torch.cat(inputs['grid_ind'])
     b = torch.tensor([0] * 50 + [1] * 30)
     torch.testing.assert_close(logits, dense[b, :, g[:, 0], g[:, 1], g[:, 2]],
@@ -136,20 +64,34 @@ def test_forward_point_logits_and_errors():
                      backbone=SMALL_BACKBONE, grid_size=grid)
 
 
-def test_training_step_on_a_small_grid():
+def test_head_follows_backbone_and_model():
+    """The head's width, classes, heights and ignore label come from the
+    backbone and the model; a head stating other values is refused."""
+    model = _small_model((16, 20, 3))
+    head = model.decode_head
+    assert (head.channels, head.num_classes, head.grid_z,
+            head.ignore_index) == (8, 4, 3, 0)
+    assert head.conv_seg.weight.shape == (4 * 3, 8, 1, 1)
+    with pytest.raises(ValueError, match='decode_head.channels'):
+        KDMOSStudent(voxel_encoder=dict(type='BEVPointEncoder'),
+                     backbone=SMALL_BACKBONE, grid_size=(16, 20, 3),
+                     decode_head=dict(type='BEVVoxelHead', channels=32))
+
+
+def test_training_step_on_a_small_grid(random_cells, voxel_samples):
     torch.manual_seed(0)
     grid = (32, 40, 3)  # level 4 keeps 2x2 cells for training-mode BN
     model = _small_model(grid).train()
-    cells, _ = _random_cells(120, grid, 1, seed=5)
+    cells, _ = random_cells(120, grid, 1, seed=5)
     labels = torch.randint(0, 4, (120, ))
     inputs = dict(points=[torch.randn(120, 4)],
                   point_feats=[torch.randn(120, 11)], grid_ind=[cells])
-    samples = _voxel_samples(cells, torch.zeros(120, dtype=torch.long),
+    samples = voxel_samples(cells, torch.zeros(120, dtype=torch.long),
                              labels, 1)
     losses = model.loss(inputs, samples)
     sum(losses.values()).backward()
     assert model.voxel_encoder.mlp[1].weight.grad.abs().sum() > 0
-    assert model.backbone.outc.weight.grad.abs().sum() > 0
+    assert model.decode_head.conv_seg.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('name,params,grid', [

@@ -22,14 +22,14 @@ def small_teacher_cfg(**overrides):
     cfg = dict(
         type='Sparse4DMOSTeacher',
         data_preprocessor=dict(type='MOSDataPreprocessor'),
-        voxelizer=dict(type='SpacetimeVoxelizer', voxel_size=(0.4, 0.4, 0.4,
-                                                              1),
-                       point_cloud_range=(-20, -20, -3, 20, 20, 3),
-                       max_age=K),
+        voxel_encoder=dict(type='SpacetimeVoxelizer',
+                           voxel_size=(0.4, 0.4, 0.4, 1),
+                           point_cloud_range=(-20, -20, -3, 20, 20, 3),
+                           max_age=K),
         backbone=dict(type='SparseUNet4D', in_channels=8,
                       channels=(8, 16, 16), num_blocks=1,
                       time_kernel=(1, 3, 3), temporal_strides=(2, 2)),
-        decode_head=dict(channels=8))
+        decode_head=dict(type='MOSPointHead', channels=8))
     cfg.update(overrides)
     return cfg
 
@@ -150,8 +150,11 @@ def test_reference_config_builds_default_teacher():
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/_base_/models/sparse4d_teacher.py'))
     model = MODELS.build(cfg.model)
-    assert model.voxelizer.spatial_shape == [1024, 1024, 80, 8]
-    assert model.backbone.out_channels == model.cls_seg.in_features == 32
+    assert model.voxel_encoder.spatial_shape == [1024, 1024, 80, 8]
+    head = model.decode_head
+    assert type(head).__name__ == 'MOSPointHead'
+    assert model.backbone.out_channels == head.conv_seg.in_features == 32
+    assert head.conv_seg.out_features == 4 and head.dropout is None
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params > 4 * 4_031_366       # far larger than the student
 

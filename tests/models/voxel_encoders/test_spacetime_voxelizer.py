@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from kdmos_plugin.models.layers.spacetime_voxelizer import SpacetimeVoxelizer
+from kdmos_plugin.models.voxel_encoders import SpacetimeVoxelizer
 
 
 def _cloud(num_scans=8, n=60, seed=0, spread=3.0):

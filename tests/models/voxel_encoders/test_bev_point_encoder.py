@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from kdmos_plugin.models.layers import BEVPointEncoder
+from kdmos_plugin.models.voxel_encoders import BEVPointEncoder
 
 
 def test_parameter_count():

@@ -6,8 +6,9 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet3d.registry import MODELS
-from .pillar_scatter import (REDUCE_BACKENDS, pillar_keys, pillar_max,
-                             scatter_to_bev, unique_pillars)
+from ..layers.pillar_scatter import (REDUCE_BACKENDS, pillar_keys,
+                                     pillar_max, scatter_to_bev,
+                                     unique_pillars)
 
 
 @MODELS.register_module()
