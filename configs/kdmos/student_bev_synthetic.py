@@ -29,16 +29,11 @@ model = dict(
     num_classes={{_base_.num_classes}},
     voxel_encoder=dict(motion_channels={{_base_.motion_channels}}),
     backbone=dict(
-<<<<<<< HEAD
         motion_channels={{_base_.motion_channels}},
         channels=(16, 32, 64, 128, 128),
         motion_widths=(8, 16, 32, 64),
-        dropblock_prob=0.1,
-        head_dropout=0.1))
-=======
-        motion_channels={{_base_.motion_channels}}, dropblock_prob=0.1),
+        dropblock_prob=0.1),
     decode_head=dict(dropout_ratio=0.1))
->>>>>>> main
 
 lr = 2e-3
 max_epochs = 4
