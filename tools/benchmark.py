@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / 'benchmarks'))
 from common import DEFAULT_SAMPLE, KITTI_POSES  # noqa: E402
 
-TOPICS = ('data', 'student', 'teacher', 'train')
+TOPICS = ('data', 'student', 'teacher', 'train', 'realtime')
 SOURCES = ('real', 'synthetic')
 #: (topic, measurement, comparison, bound): the targets of the issues.
 TARGETS = (
@@ -52,6 +52,10 @@ TARGETS = (
     ('student', 'student_over_floor', '<=', 1.5),
     ('student', 'literal_over_student', '>=', 2.0),
     ('teacher', 'teacher_over_student', '>=', 5.0),
+    ('realtime', 'best_model_ms', '<=', 100.0),
+    ('realtime', 'best_agreement', '>=', 0.995),
+    ('realtime', 'literal_over_best', '>=', 10.0),
+    ('realtime', 'streaming_ms', '<=', 100.0),
 )
 
 
@@ -79,6 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-scans', type=int, default=None,
                         help='scans of each source used by the student '
                         'benchmark')
+    parser.add_argument('--realtime-scans', type=int, default=12,
+                        help='scans of each source streamed by the realtime '
+                        'benchmark (8 fill the window)')
+    parser.add_argument('--skip-compile', action='store_true',
+                        help='realtime: skip the torch.compile backend')
     parser.add_argument('--skip-memory', action='store_true',
                         help='skip the peak-memory subprocesses')
     parser.add_argument(

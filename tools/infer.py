@@ -4,6 +4,8 @@
         [--sensor PRESET|FILE] [--poses FILE [--calib FILE]
         [--pose-format auto|kitti|lidar|tum] | --odometry] [--topic TOPIC]
         [--vis] [--overwrite] [--device cpu]
+        [--backend torch|onnxruntime|openvino] [--precision fp32|bf16|fp16]
+        [--onnx FILE] [--compile] [--threads N]
 
 Input (``--source``; ``--scans`` is the old name): a folder of scans
 (``.bin`` float32 x, y, z, intensity; ``.pcd`` ascii / binary; ``.ply``;
@@ -26,11 +28,20 @@ animated ``OUT/recording.gif``. Files in OUT that this tool did not write
 stops before writing anything, unless ``--overwrite``. Malformed input
 stops with an error naming the file (and topic and message of a bag;
 docs/MALFORMED_INPUT.md).
+Backends (``kdmos_plugin.deploy.backends``): ``torch`` runs the model (with
+``--precision bf16`` the fast student graph: BN folded, channels_last,
+bf16; ``--compile`` adds torch.compile); ``onnxruntime`` and ``openvino``
+run the ONNX file of ``tools/export.py`` (``--onnx``; without it the model
+is exported to a temporary file first). ``--precision bf16`` makes
+OpenVINO use bf16 (AMX) as well.
 """
 import argparse
 
+import torch
+
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis.recording import segment_recording
+from kdmos_plugin.deploy import BACKENDS, PRECISIONS
 from kdmos_plugin.sources import POSE_FORMATS, SENSOR_PROFILES
 
 
@@ -58,17 +69,45 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='replace files in OUT that this tool did not '
                         'write')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backend', choices=sorted(BACKENDS),
+                        default='torch')
+    parser.add_argument('--precision', choices=sorted(PRECISIONS),
+                        default='fp32')
+    parser.add_argument('--onnx', help='exported model (ONNX backends)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the student (backend torch)')
+    parser.add_argument('--threads', type=int,
+                        help='intra-op threads (default: torch\'s)')
     return parser.parse_args(argv)
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    """The :func:`~kdmos_plugin.deploy.build_backend` keyword arguments of
+    the flags."""
+    if args.backend == 'torch':
+        if args.onnx:
+            raise SystemExit('--onnx is for the onnxruntime and openvino '
+                             'backends')
+        return dict(precision=args.precision, compile=args.compile)
+    if args.compile:
+        raise SystemExit('--compile is for the torch backend')
+    return dict(onnx=args.onnx, threads=args.threads,
+                precision=args.precision if args.backend == 'openvino'
+                else None)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    options = backend_options(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     source = args.source[0] if len(args.source) == 1 else args.source
     return segment_recording(
         args.config, args.checkpoint, source, args.out, sensor=args.sensor,
         poses=args.poses, pose_format=args.pose_format, calib=args.calib,
         odometry=args.odometry, topic=args.topic, vis=args.vis,
-        overwrite=args.overwrite, device=args.device)
+        overwrite=args.overwrite, device=args.device,
+        backend=args.backend, backend_options=options)
 
 
 if __name__ == '__main__':

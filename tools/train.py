@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis import finish_distributed, load_config
+from kdmos_plugin.engine import set_amp
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,7 +23,9 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', const='auto', default=None,
         help='resume from CKPT, or from the latest one in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
+        '--amp', action='store_true',
+        help='mixed precision: fp16 AmpOptimWrapper on GPUs, bf16 '
+        'AutocastOptimWrapper on CPU-only machines')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, default=None,
         help='override config entries, e.g. train_cfg.max_epochs=2')
@@ -40,8 +43,7 @@ def main() -> None:
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        set_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

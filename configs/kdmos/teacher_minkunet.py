@@ -14,8 +14,6 @@ _base_ = [
     '../_base_/schedules/teacher_adamw_50e.py',
     '../_base_/default_runtime.py',
 ]
-from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
-
 model = dict(
     type='Sparse4DMOSTeacher',
     data_preprocessor=dict(_delete_=True, type='MOSDataPreprocessor'),
@@ -46,13 +44,9 @@ model = dict(
         loss_lovasz=dict(type='LovaszSoftmaxLoss', ignore_index=0,
                          loss_weight=1.0)))
 
-# The MambaMOS augmentations (docs/METHOD.md 3.2), as teacher_sparse4d.py.
-teacher_train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
-    train_aug='mambamos')
-teacher_test_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=False)
+# The dataset's teacher pipelines (the merged past scans; see the dataset
+# base), batch 2.
 train_dataloader = dict(
-    batch_size=2, dataset=dict(pipeline=teacher_train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
+    batch_size=2, dataset=dict(pipeline={{_base_.teacher_train_pipeline}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.teacher_test_pipeline}}))
 test_dataloader = val_dataloader

@@ -10,21 +10,11 @@ _base_ = [
     '../_base_/schedules/teacher_adamw_50e.py',
     '../_base_/default_runtime.py',
 ]
-from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
-
-# The teacher reads only the merged cloud: past scans, no future scans, no
-# motion features (PolarVoxelize stays for the packed student keys). It trains
-# with the MambaMOS augmentations (rotate, scale, flip, jitter, a sphere crop
-# keeping 80% of the merged cloud: docs/METHOD.md 3.2); the crop drops points, so
-# it is for training the teacher only, never for dumping logits.
-teacher_train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
-    train_aug='mambamos')
-teacher_test_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=False)
+# The dataset's teacher pipelines (the merged past scans; see the dataset
+# base), batch 2.
 train_dataloader = dict(
-    batch_size=2, dataset=dict(pipeline=teacher_train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
+    batch_size=2, dataset=dict(pipeline={{_base_.teacher_train_pipeline}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.teacher_test_pipeline}}))
 test_dataloader = val_dataloader
 
 model = dict(

@@ -14,15 +14,11 @@ _base_ = [
     '../_base_/schedules/teacher_adamw_50e.py',
     '../_base_/default_runtime.py',
 ]
-from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
-
-teacher_train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True)
-teacher_test_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=False)
+# The dataset's teacher pipelines (the merged past scans; see the dataset
+# base), batch 2.
 train_dataloader = dict(
-    batch_size=2, dataset=dict(pipeline=teacher_train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=teacher_test_pipeline))
+    batch_size=2, dataset=dict(pipeline={{_base_.teacher_train_pipeline}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.teacher_test_pipeline}}))
 test_dataloader = val_dataloader
 
 model = dict(

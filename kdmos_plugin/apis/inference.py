@@ -7,6 +7,10 @@
 >>> streamer = MOSStreamer(model, pipeline)
 >>> labels = streamer.step(points, pose)       # (N,) train ids of this scan
 
+Both run the model through a backend of :mod:`kdmos_plugin.deploy`
+(``torch`` by default; ``onnxruntime`` / ``openvino`` on the exported file,
+``precision='bf16'`` for the fast PyTorch graph).
+
 Sensor settings (grid, bounds, number of past scans, motion mode) come from
 the config's ``test_dataloader`` pipeline; ground-truth loading steps
 (``LoadMOSLabels``, ``LoadTeacherLogits``) are dropped.
@@ -32,9 +36,11 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmdet3d.registry import MODELS
-from ..datasets.kitti_io import (check_rigid_transform, frame_gap_problem,
-                                 scan_files)
+from ..datasets.bev_residuals import causal_residuals
+from ..datasets.kitti_io import check_rigid_transform, relative_pose
+from ..deploy.backends import BaseBackend, build_backend
 from ..engine.setup_check import check_data_model
+from ..models.segmentors import KDMOSStudent
 from ..sources import Odometry, get_profile
 from .checkpoint import load_matching_checkpoint
 
@@ -87,26 +93,43 @@ def _pipeline_step(pipeline: Compose, type_name: str):
 
 
 @torch.inference_mode()
-def predict_packed(model: nn.Module, packed: List[dict]) -> List[np.ndarray]:
+def predict_packed(model: nn.Module, packed: List[dict],
+                   backend: Optional[BaseBackend] = None) -> List[np.ndarray]:
     """Predicted train ids of packed samples.
 
     Args:
         model: A :class:`BaseMOSSegmentor`.
         packed: Outputs of the pipeline (``PackMOSInputs``).
+        backend: A :mod:`kdmos_plugin.deploy` backend; None runs ``model``.
 
     Returns:
         list[np.ndarray]: (N_b,) int64 train ids per sample, file order.
     """
+    if backend is not None:
+        return backend.predict_packed(packed)
     data = model.data_preprocessor(pseudo_collate(packed), False)
     samples = model.predict(data['inputs'], data['data_samples'])
     return [s.pred_pts_seg.pts_semantic_mask.cpu().numpy() for s in samples]
+
+
+def _resolve_backend(model: nn.Module,
+                     backend: Union[None, str, BaseBackend],
+                     options: dict) -> BaseBackend:
+    if isinstance(backend, BaseBackend):
+        if options:
+            raise ValueError(f'backend options {sorted(options)} given with '
+                             f'a built backend')
+        return backend
+    return build_backend(backend or 'torch', model, **options)
 
 
 def infer_sequence(model: nn.Module,
                    pipeline: Compose,
                    lidar_paths: Sequence[str],
                    lidar_poses: Optional[np.ndarray] = None,
-                   sequence: str = '00') -> Iterator[Tuple[str, np.ndarray]]:
+                   sequence: str = '00',
+                   backend: Optional[BaseBackend] = None
+                   ) -> Iterator[Tuple[str, np.ndarray]]:
     """Predict every scan of one sequence.
 
     Args:
@@ -116,6 +139,8 @@ def infer_sequence(model: nn.Module,
         lidar_poses: (S, 4, 4) LiDAR poses in a common frame; ``None``
             means a sensor that does not move (identity poses).
         sequence: Name used in the data samples.
+        backend: A :mod:`kdmos_plugin.deploy` backend (default: the model
+            itself).
 
     Yields:
         tuple: (path, (N,) int64 train ids) for each scan, in order; an
@@ -135,22 +160,7 @@ def infer_sequence(model: nn.Module,
             continue
         results = dict(lidar_path=path, scan_index=t, seq_info=seq_info,
                        sequence=sequence, frame_id=t)
-        yield path, predict_packed(model, [pipeline(results)])[0]
-
-
-def scan_folder(folder: str) -> List[str]:
-    """The ``.bin`` scans of a folder in time order
-    (:func:`~kdmos_plugin.datasets.kitti_io.scan_files`: by frame number,
-    macOS ``._*`` files skipped with a warning); a warning names missing
-    frame numbers, whose neighbours become each other's past scans."""
-    paths = scan_files(folder)
-    stems = [osp.splitext(osp.basename(p))[0] for p in paths]
-    if stems and all(s.isdigit() for s in stems):
-        gap = frame_gap_problem([int(s) for s in stems])
-        if gap:
-            print_log(f'{folder}: {gap}', logger='current',
-                      level=logging.WARNING)
-    return paths
+        yield path, predict_packed(model, [pipeline(results)], backend)[0]
 
 
 def _is_empty_file(path: str) -> bool:
@@ -175,6 +185,11 @@ def _check_poses(poses: Optional[np.ndarray], num: int) -> np.ndarray:
                      for i, p in enumerate(poses)])
 
 
+#: Steps of an inference pipeline the incremental streamer reproduces.
+INCREMENTAL_STEPS = ('LoadMOSScans', 'MOSMotionFeatures', 'PolarVoxelize',
+                     'PackMOSInputs')
+
+
 class MOSStreamer:
     """Online moving-object segmentation, one scan at a time.
 
@@ -197,6 +212,22 @@ class MOSStreamer:
     (:class:`~kdmos_plugin.sources.Odometry`, KISS-ICP), so a live stream
     needs no poses.
 
+    Incremental path (``incremental=True``, the default for the BEV
+    student and the standard inference pipeline ``LoadMOSScans ->
+    MOSMotionFeatures(causal) -> PolarVoxelize -> PackMOSInputs``): each
+    scan is checked and converted once, when it arrives (its float64
+    coordinates are kept beside it); a step then moves the window's scans
+    into the new frame with the pipeline's own formula (``inv(P_t) @ P_j``,
+    float64, rounded to float32), computes the causal channels from those
+    per-scan tensors and voxelises only the new scan. It skips what the
+    student does not read: the merged ``multi_points`` array, its packing
+    and its NaN check, and the ground-truth voxel lists. The height images
+    live in the frame of the current scan (a polar image around the
+    sensor), so every step bins the window's points again: images made in
+    an older frame would change the features, and the labels would no
+    longer equal the batch inference. ``incremental=False`` runs the whole
+    pipeline.
+
     Args:
         model: A MOS segmentor in eval mode.
         pipeline: From :func:`init_mos_model`.
@@ -204,13 +235,22 @@ class MOSStreamer:
             past scan: the training sensor).
         odometry: ``True`` (KISS-ICP with the profile's ranges), an
             :class:`~kdmos_plugin.sources.Odometry`, or None / False.
+        backend: ``'torch'`` (default), ``'onnxruntime'``, ``'openvino'``
+            or a built :mod:`kdmos_plugin.deploy` backend.
+        incremental: Use the incremental path (None: for a BEV student
+            with the standard pipeline).
+        **backend_options: Passed to :func:`~kdmos_plugin.deploy.
+            build_backend` (``precision``, ``onnx``, ``threads``, ...).
     """
 
     def __init__(self,
                  model: nn.Module,
                  pipeline: Compose,
                  profile=None,
-                 odometry=None) -> None:
+                 odometry=None,
+                 backend: Union[None, str, BaseBackend] = None,
+                 incremental: Optional[bool] = None,
+                 **backend_options) -> None:
         loader = _pipeline_step(pipeline, 'LoadMOSScans')
         if loader is None:
             raise ValueError('the pipeline has no LoadMOSScans step')
@@ -222,8 +262,23 @@ class MOSStreamer:
         if motion is not None and motion.mode != 'causal':
             raise ValueError(f'MOSStreamer needs MOSMotionFeatures(mode='
                              f"'causal'), the pipeline has {motion.mode!r}")
+        steps = [type(t).__name__ for t in pipeline.transforms]
+        # the BEV student reads point features only; a teacher also needs
+        # the merged past scans that the incremental path does not build
+        supported = steps == list(INCREMENTAL_STEPS) and \
+            loader.num_past > 0 and isinstance(model, KDMOSStudent)
+        if incremental and not supported:
+            raise ValueError(
+                f'MOSStreamer(incremental=True) reproduces the pipeline '
+                f'{list(INCREMENTAL_STEPS)} with past scans for the BEV '
+                f'student; this one is {steps} for '
+                f'{type(model).__name__}: use incremental=False')
+        self.incremental = supported if incremental is None else incremental
         self.model = model
         self.pipeline = pipeline
+        self.backend = _resolve_backend(model, backend, backend_options)
+        self._voxelize = _pipeline_step(pipeline, 'PolarVoxelize')
+        self._pack = _pipeline_step(pipeline, 'PackMOSInputs')
         self.num_past = loader.num_past
         self.profile = None if profile is None else get_profile(profile)
         self.stride = 1 if self.profile is None else \
@@ -235,11 +290,14 @@ class MOSStreamer:
         self.odometry = odometry or None
         self.buffer: Deque[Tuple[np.ndarray, np.ndarray]] = deque(
             maxlen=self.num_past * self.stride + 1)
+        self._xyz64: Deque[torch.Tensor] = deque(
+            maxlen=self.num_past * self.stride + 1)
         self.count = 0
 
     def reset(self) -> None:
         """Forget the past scans (a new sequence starts)."""
         self.buffer.clear()
+        self._xyz64.clear()
         self.count = 0
         if self.odometry is not None:
             self.odometry.reset()
@@ -287,6 +345,7 @@ class MOSStreamer:
         if self.height_offset:
             points, pose = _lift(points, pose, self.height_offset)
         self.buffer.append((points, pose))
+        self._xyz64.append(torch.from_numpy(points[:, :3]).to(torch.float64))
         # the current scan and every stride-th scan before it, oldest first
         window = list(self.buffer)[::-1][::self.stride][::-1]
         first = self.count - (len(window) - 1) * self.stride
@@ -304,7 +363,44 @@ class MOSStreamer:
         if len(points) == 0:
             _warn_empty(f'{names[t]} (scan {self.count - 1} of the stream)')
             return np.zeros(0, dtype=np.int64)
-        return predict_packed(self.model, [self.pipeline(results)])[0]
+        if self.incremental:
+            xyz64 = list(self._xyz64)[::-1][::self.stride][::-1]
+            packed = self._incremental_packed(window, xyz64, names[t],
+                                              self.count - 1)
+        else:
+            packed = self.pipeline(results)
+        return predict_packed(self.model, [packed], self.backend)[0]
+
+    def _incremental_packed(self, window: List[Tuple[np.ndarray,
+                                                     np.ndarray]],
+                            xyz64: List[torch.Tensor], name: str,
+                            frame_id: int) -> dict:
+        """The packed inputs of the newest scan of ``window`` (see the
+        class docstring): what ``LoadMOSScans -> MOSMotionFeatures(causal)
+        -> PolarVoxelize -> PackMOSInputs`` make of it, without
+        ``multi_points``.
+
+        Args:
+            window: (points, pose) of the window's scans, oldest first.
+            xyz64: Their (N_j, 3) float64 coordinates (own frames).
+            name: The scan's name (messages).
+            frame_id: Its number in the stream.
+        """
+        t = len(window) - 1
+        points, cur_pose = window[t]
+        xyz = [torch.from_numpy(points[:, :3])]
+        ages = [torch.zeros(len(points), dtype=torch.int64)]
+        for k in range(1, self.num_past + 1):
+            j = max(t - k, 0)  # clamped at the stream start, as batch
+            T = torch.from_numpy(relative_pose(cur_pose, window[j][1]))
+            xyz.append(torch.addmm(T[:3, 3], xyz64[j],
+                                   T[:3, :3].T).to(torch.float32))
+            ages.append(torch.full((len(xyz[-1]), ), k, dtype=torch.int64))
+        motion = causal_residuals(torch.cat(xyz), torch.cat(ages),
+                                  len(points), check_ages=False).numpy()
+        results = dict(points=points, motion_feats=motion, lidar_path=name,
+                       sequence='stream', frame_id=frame_id)
+        return self._pack(self._voxelize(results))
 
 
 def _lift(points: np.ndarray, pose: np.ndarray,

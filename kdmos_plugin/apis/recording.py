@@ -74,7 +74,9 @@ def segment_recording(config,
                       overwrite: bool = False,
                       device: str = 'cpu',
                       max_gif_frames: int = 300,
-                      progress: Optional[bool] = None) -> dict:
+                      progress: Optional[bool] = None,
+                      backend: str = 'torch',
+                      backend_options: Optional[dict] = None) -> dict:
     """Segment a recording and write its labels (see the module doc).
 
     Args:
@@ -98,6 +100,9 @@ def segment_recording(config,
         max_gif_frames: Most frames of the animation.
         progress: An mmengine progress bar (True) or one ``[infer] i/N
             name: ...`` line a scan (False); None: the bar on a terminal.
+        backend: Model backend of the streamer (``torch``,
+            ``onnxruntime``, ``openvino``; :mod:`kdmos_plugin.deploy`).
+        backend_options: Its options (``precision``, ``onnx``, ...).
 
     Returns:
         dict: The summary written to ``summary.json``.
@@ -127,7 +132,8 @@ def segment_recording(config,
     model, pipeline = init_mos_model(config, checkpoint, device)
     streamer = MOSStreamer(model, pipeline, profile=profile,
                            odometry=odometry and pose_list is None
-                           and pose_origin != 'recording')
+                           and pose_origin != 'recording', backend=backend,
+                           **(backend_options or {}))
     names = _output_names(recording)
     claim_files(out_dir, [f'{n}.label' for n in names] +
                 ['poses.txt', 'summary.json'] +

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from mmengine.dataset import Compose
 
 from kdmos_plugin.apis.inference import (MOSStreamer, infer_sequence,
                                          init_mos_model)
@@ -44,6 +46,67 @@ def test_streaming_equals_batch_inference(synthetic_root, tiny_student_ckpt):
     streamer.reset()
     assert len(streamer.step(read_points(paths[-1]), poses[-1])) == \
         len(read_points(paths[-1]))
+
+
+def test_incremental_streaming_equals_batch_inference(synthetic_root,
+                                                      tiny_student_ckpt):
+    """The incremental path (no multi_points, per-scan tensors) and the
+    whole-pipeline path give the batch labels, scan by scan."""
+    model, pipeline = init_mos_model(
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)
+    paths, poses = _sequence(synthetic_root, '08')
+    batch = [pred for _, pred in infer_sequence(model, pipeline, paths,
+                                                poses)]
+    incremental = MOSStreamer(model, pipeline)
+    assert incremental.incremental
+    literal = MOSStreamer(model, pipeline, incremental=False)
+    packed_inc = []
+    original = incremental._incremental_packed
+
+    def spy(*args):
+        packed_inc.append(original(*args))
+        return packed_inc[-1]
+
+    incremental._incremental_packed = spy
+    for t, (path, pose, expected) in enumerate(zip(paths, poses, batch)):
+        points = read_points(path)
+        np.testing.assert_array_equal(incremental.step(points, pose),
+                                      expected)
+        if t < 4:  # the whole-pipeline path, on the first scans only
+            np.testing.assert_array_equal(literal.step(points, pose),
+                                          expected)
+    assert len(packed_inc) == len(paths)
+    # the motion features are those of the pipeline, exactly, and not all 0
+    seq_info = dict(lidar_paths=paths, lidar_poses=poses, sequence='08')
+    last = pipeline(dict(lidar_path=paths[-1], scan_index=len(paths) - 1,
+                         seq_info=seq_info, sequence='08',
+                         frame_id=len(paths) - 1))['inputs']
+    mine = packed_inc[-1]['inputs']
+    assert torch.equal(mine['point_feats'], last['point_feats'])
+    assert torch.equal(mine['grid_ind'], last['grid_ind'])
+    assert (last['point_feats'][:, 9:] != 0).any()
+    assert 'multi_points' not in mine
+
+
+def test_streamer_backends_and_options(synthetic_root, tiny_student_ckpt):
+    model, pipeline = init_mos_model(
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)
+    paths, poses = _sequence(synthetic_root, '08')
+    batch = [pred for _, pred in infer_sequence(model, pipeline, paths[:4],
+                                                poses[:4])]
+    ort = MOSStreamer(model, pipeline, backend='onnxruntime', threads=1)
+    for path, pose, expected in zip(paths, poses, batch):
+        np.testing.assert_array_equal(ort.step(read_points(path), pose),
+                                      expected)
+    with pytest.raises(ValueError, match='unknown backend'):
+        MOSStreamer(model, pipeline, backend='tensorrt')
+    with pytest.raises(ValueError, match='incremental=False'):
+        MOSStreamer(model, Compose(pipeline.transforms[:1] +
+                                   pipeline.transforms[2:]),
+                    incremental=True)
+    with pytest.raises(ValueError, match='finite'):
+        MOSStreamer(model, pipeline).step(read_points(paths[0]),
+                                          np.full((4, 4), np.nan))
 
 
 def test_streamer_refuses_reference_motion_features(tiny_student_ckpt,

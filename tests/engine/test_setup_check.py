@@ -82,6 +82,7 @@ def test_train_refuses_before_training(tiny_student_ckpt, tiny_kitti_root,
     with pytest.raises(SetupMismatchError) as err:
         run_tool('train', config, '--work-dir', work, cfg_options=[
             option, f'train_dataloader.dataset.data_root={tiny_kitti_root}',
+            f'val_dataloader.dataset.data_root={tiny_kitti_root}',
             'train_dataloader.dataset.sequences=[00]'])
     assert expected in str(err.value)
     assert str(err.value).startswith(config)
@@ -137,7 +138,8 @@ def test_runner_refuses_load_from_of_another_model(
         cfg.work_dir = str(tmp_path / mode)
         cfg.load_from = teacher_ckpt
         cfg.visualizer.name = f'setup_check_{next(_NAMES)}'
-        for loader in ('train_dataloader', 'test_dataloader'):
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
             cfg[loader].dataset.data_root = tiny_kitti_root
         cfg.train_dataloader.dataset.sequences = ['00']
         runner = Runner.from_cfg(cfg)

@@ -77,6 +77,7 @@ def test_checkpoint_payload_is_refused(pickle_payload, tmp_path, run_tool,
         run_tool('train', _config(tiny_student_ckpt), '--work-dir',
                  tmp_path / 'w2', cfg_options=[
                      f'train_dataloader.dataset.data_root={tiny_kitti_root}',
+                     f'val_dataloader.dataset.data_root={tiny_kitti_root}',
                      'train_dataloader.dataset.sequences=[00]',
                      f'load_from={ckpt}'])
     assert str(ckpt) in str(err.value)
@@ -95,6 +96,7 @@ def kd_config(tiny_grid_config, tiny_kitti_root, tmp_path):
             step['logits_root'] = str(root)
     cfg.train_dataloader.dataset.update(data_root=tiny_kitti_root,
                                         sequences=['00'])
+    cfg.val_dataloader.dataset.data_root = tiny_kitti_root
     cfg.train_dataloader.batch_size = 1
     path = tmp_path / 'kd.py'
     cfg.dump(str(path))

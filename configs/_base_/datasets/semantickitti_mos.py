@@ -5,8 +5,10 @@
 # `tools/create_data.py DATA_ROOT --residual-root DIR` and use
 # motion_cfg = dict(type='MOSMotionFeatures', mode='file', residual_root=DIR)
 # with num_future_scans = 0 (same values). motion_mode = 'causal' gives the
-# online (past-only) features. Pipelines are built here: a child config that
-# changes motion_mode must also rebuild the pipelines (mos_pipeline()).
+# online (past-only) features. Every pipeline of this data is built here
+# once (student train/test, offline KD train, teacher train/test); leaves
+# pick theirs. A child config that changes motion_mode must also rebuild the
+# pipelines (mos_pipeline()).
 # Classes, label map, bounds and loaders: mos_common.py.
 _base_ = ['./mos_common.py']
 from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
@@ -32,6 +34,25 @@ train_pipeline = mos_pipeline(
 test_pipeline = mos_pipeline(
     _base_.num_past_scans, voxelize_cfg, train=False,
     num_future_scans=num_future_scans, motion_cfg=motion_cfg)
+# Offline distillation: the student pipeline reading the teacher's logits
+# (python tools/dump_teacher_logits.py TEACHER_CFG CKPT --out
+# data/teacher_logits --split train).
+teacher_logits_root = 'data/teacher_logits'
+kd_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, voxelize_cfg, train=True,
+    num_future_scans=num_future_scans, motion_cfg=motion_cfg,
+    teacher_logits=dict(logits_root=teacher_logits_root,
+                        num_classes=_base_.num_classes))
+# The sparse teacher reads only the merged cloud: past scans, no future
+# scans, no motion features (PolarVoxelize stays for the packed student
+# keys). It trains with the MambaMOS augmentations (rotate, scale, flip,
+# jitter, a sphere crop keeping 80% of the merged cloud: docs/METHOD.md
+# 3.2); the crop drops points, so it is for training the teacher only,
+# never for dumping logits.
+teacher_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, voxelize_cfg, train=True, train_aug='mambamos')
+teacher_test_pipeline = mos_pipeline(
+    _base_.num_past_scans, voxelize_cfg, train=False)
 
 train_dataloader = dict(
     dataset=dict(

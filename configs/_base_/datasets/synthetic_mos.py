@@ -19,6 +19,22 @@ train_pipeline = mos_pipeline(
 test_pipeline = mos_pipeline(
     _base_.num_past_scans, voxelize_cfg, train=False,
     num_future_scans=num_future_scans, motion_cfg=motion_cfg)
+# Offline distillation (python tools/dump_teacher_logits.py
+# configs/kdmos/teacher_sparse4d_synthetic.py CKPT
+# --out data/synthetic_mos_teacher_logits --split train).
+teacher_logits_root = 'data/synthetic_mos_teacher_logits'
+kd_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, voxelize_cfg, train=True,
+    num_future_scans=num_future_scans, motion_cfg=motion_cfg,
+    teacher_logits=dict(logits_root=teacher_logits_root,
+                        num_classes=_base_.num_classes))
+# The teacher keeps the student's rigid augmentation here (the demo's
+# numbers were measured with it), not the MambaMOS crop of the
+# SemanticKITTI teacher.
+teacher_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, voxelize_cfg, train=True)
+teacher_test_pipeline = mos_pipeline(
+    _base_.num_past_scans, voxelize_cfg, train=False)
 
 train_dataloader = dict(
     batch_size=2,

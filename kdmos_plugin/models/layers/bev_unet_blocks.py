@@ -5,7 +5,7 @@ azimuth. Azimuth wraps around (column ``P - 1`` neighbours column 0), so the
 3x3 convolutions pad one column circularly along phi and zero-pad one row
 along rho (``padding=(1, 0)`` in the convolution itself).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +24,32 @@ def circular_pad_phi(x: Tensor, pad: int = 1) -> Tensor:
         ``pad`` columns of ``x`` and the new right ones its first ``pad``.
     """
     return F.pad(x, (pad, pad, 0, 0), mode='circular')
+
+
+def circular_conv3x3(x: Tensor, weight: Tensor,
+                     bias: Optional[Tensor]) -> Tensor:
+    """``conv2d(circular_pad_phi(x), weight, bias, padding=(1, 0))`` without
+    copying the map.
+
+    One zero-padded convolution of the whole map, plus a convolution of the
+    4 columns ``P-2, P-1, 0, 1`` that recomputes the two wrapped border
+    columns ``P-1`` and ``0``. Equal up to float rounding (the same
+    products, summed by another kernel).
+
+    Args:
+        x (Tensor): (B, C_in, R, P) BEV features, P >= 2.
+        weight (Tensor): (C_out, C_in, 3, 3).
+        bias (Tensor, optional): (C_out,).
+
+    Returns:
+        Tensor: (B, C_out, R, P).
+    """
+    out = F.conv2d(x, weight, bias, padding=(1, 1))
+    edge = F.conv2d(torch.cat([x[..., -2:], x[..., :2]], dim=-1), weight,
+                    bias, padding=(1, 0))
+    out[..., -1:] = edge[..., :1]
+    out[..., :1] = edge[..., 1:]
+    return out
 
 
 class CircularConvBNAct(nn.Sequential):
@@ -52,8 +78,12 @@ class CircularConvBNAct(nn.Sequential):
         self.fuse_eval = fuse_eval
 
     def folded_weights(self) -> Tuple[Tensor, Tensor]:
-        """Conv weight (O, I, 3, 3) and bias (O,) with the eval BN folded."""
+        """Conv weight (O, I, 3, 3) and bias (O,) with the eval BN folded
+        (the convolution's own, if the norm is already folded into it and
+        replaced by ``nn.Identity``, see ``kdmos_plugin.deploy``)."""
         conv, norm = self[0], self[1]
+        if isinstance(norm, nn.Identity):
+            return conv.weight, conv.bias
         scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
         bias = conv.bias if conv.bias is not None else torch.zeros_like(
             scale)
@@ -65,13 +95,8 @@ class CircularConvBNAct(nn.Sequential):
         if self.training or not self.fuse_eval or x.shape[-1] < 2:
             return super().forward(circular_pad_phi(x))
         weight, bias = self.folded_weights()
-        out = F.conv2d(x, weight, bias, padding=(1, 1))
-        # columns P-2, P-1, 0, 1 -> the outputs of columns P-1 and 0
-        edge = F.conv2d(torch.cat([x[..., -2:], x[..., :2]], dim=-1), weight,
-                        bias, padding=(1, 0))
-        out[..., -1:] = edge[..., :1]
-        out[..., :1] = edge[..., 1:]
-        return F.leaky_relu_(out, self[2].negative_slope)
+        return F.leaky_relu_(circular_conv3x3(x, weight, bias),
+                             self[2].negative_slope)
 
 
 class DoubleConvCircular(nn.Module):

@@ -5,7 +5,8 @@ docs/METHOD.md section 2.2 (MotionBEV's CAG with the MGA attention).
 import torch
 from torch import Tensor, nn
 
-from .bev_unet_blocks import CircularConvBNAct, circular_pad_phi
+from .bev_unet_blocks import (CircularConvBNAct, circular_conv3x3,
+                              circular_pad_phi)
 
 
 class MotionGuidedAttention(nn.Module):
@@ -97,6 +98,10 @@ class CoAttentionGate(nn.Module):
     def forward(self, f_a: Tensor, f_m: Tensor) -> Tensor:
         """f_a (B, C_a, H, W), f_m (B, C_m, H, W) -> (B, C_a, H, W)."""
         g = self.fuse_conv(torch.cat([f_a, f_m], dim=1))
-        g = self.gate_conv(circular_pad_phi(g))
+        if self.training or not self.fuse_conv.fuse_eval:
+            g = self.gate_conv(circular_pad_phi(g))
+        else:  # the same circular convolution without a padded copy
+            g = circular_conv3x3(g, self.gate_conv.weight,
+                                 self.gate_conv.bias)
         s = torch.sigmoid(g).mean(dim=(2, 3), keepdim=True)  # (B, 2, 1, 1)
         return self.mga(f_a * s[:, 0:1], f_m * s[:, 1:2])

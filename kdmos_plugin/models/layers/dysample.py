@@ -59,19 +59,27 @@ class DySample(nn.Module):
         return pos.reshape(1, -1, 1, 1).clone()
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B, C, scale*H, scale*W)."""
+        """(B, C, H, W) -> (B, C, scale*H, scale*W), dtype of ``x``.
+
+        Sampling positions and the bilinear sampling are float32 (or
+        float64) for any input dtype (bf16 under autocast or in a bf16 network: its 8-bit
+        mantissa would round a position in columns 128-255 to whole
+        pixels); for float32 and float64 input every cast is a no-op.
+        """
         b, c, h, w = x.shape
         s, g = self.scale, self.groups
-        offset = self.offset(x) * 0.25 + self.init_pos.to(x.dtype)
+        wide = torch.promote_types(x.dtype, torch.float32)
+        offset = self.offset(x).to(wide) * 0.25 + self.init_pos.to(wide)
         offset = offset.view(b, 2, g, s, s, h, w)
-        base_x = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
-        base_y = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5
+        base_x = torch.arange(w, device=x.device, dtype=wide) + 0.5
+        base_y = torch.arange(h, device=x.device, dtype=wide) + 0.5
         gx = (offset[:, 0] + base_x) * (2.0 / w) - 1.0
         gy = (offset[:, 1] + base_y.view(h, 1)) * (2.0 / h) - 1.0
         # (B, G, i, j, H, W, 2) -> (B, G, H, i, W, j, 2) -> (B*G, sH, sW, 2)
         grid = torch.stack([gx, gy], dim=-1).permute(0, 1, 4, 2, 5, 3, 6)
         grid = grid.reshape(b * g, s * h, s * w, 2)
-        out = F.grid_sample(
-            x.reshape(b * g, c // g, h, w), grid, mode='bilinear',
-            padding_mode='border', align_corners=False)
-        return out.view(b, c, s * h, s * w)
+        with torch.autocast(x.device.type, enabled=False):
+            out = F.grid_sample(
+                x.to(wide).reshape(b * g, c // g, h, w), grid,
+                mode='bilinear', padding_mode='border', align_corners=False)
+        return out.view(b, c, s * h, s * w).to(x.dtype)

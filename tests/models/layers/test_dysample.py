@@ -83,3 +83,23 @@ def test_parameter_count_and_init(channels, params):
 def test_rejects_indivisible_channels():
     with pytest.raises(ValueError, match='groups'):
         DySample(6)
+
+
+def test_reduced_precision_samples_at_float32_positions():
+    """bf16 weights or autocast: the sampling positions stay float32 (in
+    bf16 a column index in 128..255 has a step of one whole pixel)."""
+    import copy
+    torch.manual_seed(0)
+    up = DySample(16).eval()
+    torch.nn.init.normal_(up.offset.weight, 0.0, 0.3)
+    x = torch.randn(1, 16, 20, 150)
+    with torch.no_grad():
+        ref = up(x)
+        low = copy.deepcopy(up).to(torch.bfloat16)
+        out = low(x.to(torch.bfloat16))
+        assert out.dtype == torch.bfloat16
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            auto = up(x)
+    # bf16 rounding of the input and the offsets only: a few 1e-2
+    assert (out.float() - ref).abs().max() < 0.1
+    assert (auto.float() - ref).abs().max() < 0.1

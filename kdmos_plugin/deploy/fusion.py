@@ -1,0 +1,155 @@
+"""Inference-time rewrites of a network: BatchNorm folding, reduced precision.
+
+Both work on any module tree, by walking it, so they follow the student's
+layers wherever they live:
+
+* :func:`fuse_conv_bn_` folds every eval-mode ``BatchNorm2d`` that directly
+  follows a ``Conv2d`` inside an ``nn.Sequential`` into that convolution and
+  replaces the norm by ``nn.Identity`` (the activation after it stays, in
+  place).
+* :func:`to_reduced_precision_` casts a network to bf16/fp16 with
+  channels_last weights, keeping named module types in float32 behind a
+  :class:`Float32Island` (DySample's ``grid_sample`` needs float32 sampling
+  positions: bf16 rounds a coordinate of a 120-column map by up to half a
+  pixel, and torch 2.13's CPU ``grid_sample`` on bf16 channels_last input
+  returns garbage).
+"""
+from typing import Iterable, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+#: Module type names kept in float32 by :func:`to_reduced_precision_`.
+DEFAULT_FP32_MODULES = ('DySample', )
+
+
+def folded_conv_bn(conv: nn.Conv2d,
+                   norm: _BatchNorm) -> Tuple[Tensor, Tensor]:
+    """Weight (O, I/g, kh, kw) and bias (O,) of ``norm(conv(x))`` in eval.
+
+    ``y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta``, computed in
+    float64 and returned in the convolution's dtype.
+    """
+    if norm.running_mean is None or norm.running_var is None:
+        raise ValueError(f'fuse_conv_bn_: {norm} keeps no running statistics '
+                         f'(track_running_stats=False) and cannot be folded')
+    w = conv.weight.detach().to(torch.float64)
+    b = (conv.bias.detach().to(torch.float64) if conv.bias is not None else
+         torch.zeros(w.shape[0], dtype=torch.float64, device=w.device))
+    var = norm.running_var.detach().to(torch.float64)
+    mean = norm.running_mean.detach().to(torch.float64)
+    gamma = (norm.weight.detach().to(torch.float64)
+             if norm.weight is not None else torch.ones_like(var))
+    beta = (norm.bias.detach().to(torch.float64)
+            if norm.bias is not None else torch.zeros_like(var))
+    scale = gamma / torch.sqrt(var + norm.eps)
+    dtype = conv.weight.dtype
+    return ((w * scale.view(-1, 1, 1, 1)).to(dtype),
+            ((b - mean) * scale + beta).to(dtype))
+
+
+def fuse_conv_bn_(model: nn.Module) -> int:
+    """Fold ``Conv2d -> BatchNorm2d`` pairs of every ``nn.Sequential``.
+
+    In place; ``model`` must be in eval mode (the folded network computes
+    the eval-mode output). A ``BatchNorm`` that does not follow a
+    convolution is left as it is.
+
+    Args:
+        model (nn.Module): Any module tree.
+
+    Returns:
+        int: The number of pairs folded.
+
+    Raises:
+        RuntimeError: ``model`` is in training mode.
+    """
+    if model.training:
+        raise RuntimeError('fuse_conv_bn_: call model.eval() first; folding '
+                           'uses the running statistics')
+    count = 0
+    for seq in model.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for first, second in zip(names, names[1:]):
+            conv, norm = seq._modules[first], seq._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, _BatchNorm) \
+                    and norm.num_features == conv.out_channels:
+                weight, bias = folded_conv_bn(conv, norm)
+                conv.weight = nn.Parameter(weight, requires_grad=False)
+                conv.bias = nn.Parameter(bias, requires_grad=False)
+                seq._modules[second] = nn.Identity()
+                count += 1
+    return count
+
+
+class Float32Island(nn.Module):
+    """Run a module in float32 inside a reduced-precision network.
+
+    The input is cast to float32 (contiguous), the module runs with its own
+    float32 weights, and the output is cast back to the input's dtype and
+    memory format in one copy.
+
+    Args:
+        module (nn.Module): A float32 module, (B, C, H, W) in and out.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) of any float dtype -> the module's output, same
+        dtype and memory format as ``x``."""
+        fmt = (torch.channels_last
+               if x.dim() == 4 and x.is_contiguous(
+                   memory_format=torch.channels_last) and
+               not x.is_contiguous() else torch.contiguous_format)
+        out = self.module(x if x.dtype == torch.float32 else
+                          x.float().contiguous())
+        if out.dtype == x.dtype and out.is_contiguous(memory_format=fmt):
+            return out
+        return torch.empty_like(out, dtype=x.dtype,
+                                memory_format=fmt).copy_(out)
+
+
+def to_reduced_precision_(model: nn.Module,
+                          dtype: torch.dtype = torch.bfloat16,
+                          channels_last: bool = True,
+                          fp32_modules: Iterable[str] = DEFAULT_FP32_MODULES
+                          ) -> nn.Module:
+    """Cast ``model`` in place to ``dtype`` (and channels_last weights).
+
+    Submodules whose type name is in ``fp32_modules`` stay float32 and are
+    wrapped in :class:`Float32Island`. Fold BatchNorms first
+    (:func:`fuse_conv_bn_`, in float64), so that the folded weights are
+    rounded once.
+
+    Args:
+        model (nn.Module): The network (eval mode).
+        dtype (torch.dtype): ``torch.bfloat16`` or ``torch.float16``;
+            ``torch.float32`` only converts the memory format.
+        channels_last (bool): Convert 4-D weights to channels_last.
+        fp32_modules (Iterable[str]): Type names kept in float32.
+
+    Returns:
+        nn.Module: ``model``.
+    """
+    keep = set(fp32_modules)
+    islands = []
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if child is not None and type(child).__name__ in keep:
+                island = Float32Island(child)
+                parent._modules[name] = island
+                islands.append(island)
+    model.to(dtype)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    for island in islands:
+        island.module.float()
+        if channels_last:
+            island.module.to(memory_format=torch.contiguous_format)
+    return model

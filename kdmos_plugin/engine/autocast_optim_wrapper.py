@@ -1,0 +1,80 @@
+"""Mixed-precision training without a grad scaler, on any device (CPU too)."""
+from contextlib import contextmanager
+from typing import Union
+
+import torch
+from mmengine.optim import OptimWrapper
+from torch import nn
+
+from mmdet3d.registry import OPTIM_WRAPPERS
+
+#: dtype names accepted by :class:`AutocastOptimWrapper`.
+AUTOCAST_DTYPES = ('bfloat16', 'float16')
+
+
+@OPTIM_WRAPPERS.register_module()
+class AutocastOptimWrapper(OptimWrapper):
+    """``OptimWrapper`` whose forward runs under ``torch.autocast``.
+
+    mmengine's ``AmpOptimWrapper`` asserts a CUDA/NPU/MLU device (0.10.7),
+    so it cannot train on a CPU. bf16 has float32's exponent range, so it
+    needs no loss scaling: this wrapper only enters
+    ``torch.autocast(device_type, dtype)`` around the forward and the loss
+    (``optim_context``, i.e. ``train_step``'s forward); the backward and
+    the optimizer step run on the float32 weights as usual. The device type
+    is the one of the model's parameters. ``float16`` is refused on CPU
+    and should use ``AmpOptimWrapper`` (with its scaler) on GPUs.
+
+    ``tools/train.py --amp`` picks this wrapper on CPU-only machines.
+
+    Args:
+        dtype (str | torch.dtype): ``'bfloat16'`` (default) or
+            ``'float16'``.
+        **kwargs: As :class:`mmengine.optim.OptimWrapper`.
+    """
+
+    def __init__(self, dtype: Union[str, torch.dtype] = 'bfloat16',
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if isinstance(dtype, torch.dtype):
+            dtype = str(dtype).replace('torch.', '')
+        if dtype not in AUTOCAST_DTYPES:
+            raise ValueError(f'AutocastOptimWrapper: dtype must be one of '
+                             f'{AUTOCAST_DTYPES}, got {dtype!r}')
+        self.cast_dtype = getattr(torch, dtype)
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """Gradient-accumulation context of ``OptimWrapper`` + autocast."""
+        param = next(model.parameters(), None)
+        device_type = param.device.type if param is not None else 'cpu'
+        if device_type == 'cpu' and self.cast_dtype == torch.float16:
+            raise ValueError('AutocastOptimWrapper: float16 autocast on CPU '
+                             'is not supported here; use bfloat16')
+        with super().optim_context(model):
+            with torch.autocast(device_type=device_type,
+                                dtype=self.cast_dtype):
+                yield
+
+
+def set_amp(cfg, cuda: Union[bool, None] = None) -> None:
+    """Switch a config's ``optim_wrapper`` to mixed precision, in place.
+
+    With CUDA: mmengine's ``AmpOptimWrapper`` (fp16 + dynamic loss scale);
+    without: :class:`AutocastOptimWrapper` (bf16 autocast). The optimizer,
+    clipping and accumulation settings are kept.
+
+    Args:
+        cfg (Config): The training config.
+        cuda (bool, optional): Override ``torch.cuda.is_available()``.
+    """
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    wrapper = cfg.optim_wrapper
+    wrapper.pop('loss_scale', None)
+    wrapper.pop('dtype', None)
+    if cuda:
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.loss_scale = 'dynamic'
+    else:
+        wrapper.type = 'AutocastOptimWrapper'
+        wrapper.dtype = 'bfloat16'
