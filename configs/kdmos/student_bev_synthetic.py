@@ -9,6 +9,14 @@
 # OneCycle learning rate and light dropout (0.1): measured on the demo data,
 # 60% after 2 of 4 epochs and 68% after 4, with the train loss at 0.50
 # instead of 0.90. The full-size configs keep the published recipe.
+#
+# Half the published widths (appearance 16-128, motion 8-64; 1.1M instead of
+# 4.0M parameters): measured on one 2-scan batch at 1 thread, 0.94 s an
+# iteration instead of 1.7, so 4 epochs cost about what 3 full-width ones
+# did, and the sparse teacher is the slow, accurate model it is in the
+# paper. Measured (seeds 0-2, demo data): 67.7 / 70.8 / 78.2% moving IoU
+# after 4 epochs. Tried and dropped: a 120x90 grid with 6 epochs and an EMA
+# of the weights (36.2 / 65.4 / 58.4).
 _base_ = [
     '../_base_/datasets/synthetic_mos.py',
     '../_base_/models/kdmos_student.py',
@@ -21,11 +29,14 @@ model = dict(
     num_classes={{_base_.num_classes}},
     voxel_encoder=dict(motion_channels={{_base_.motion_channels}}),
     backbone=dict(
-        motion_channels={{_base_.motion_channels}}, dropblock_prob=0.1),
+        motion_channels={{_base_.motion_channels}},
+        channels=(16, 32, 64, 128, 128),
+        motion_widths=(8, 16, 32, 64),
+        dropblock_prob=0.1),
     decode_head=dict(dropout_ratio=0.1))
 
 lr = 2e-3
-max_epochs = 3
+max_epochs = 4
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=lr, weight_decay=0.01))
 # Another length: --cfg-options train_cfg.max_epochs=N

@@ -154,7 +154,7 @@ def train_command(plan: Plan, data: DataSet,
             f'param_scheduler.0.end={e}']
 
 
-def test_command(plan: Plan, train: DataSet, test_name: str,
+def evaluate_command(plan: Plan, train: DataSet, test_name: str,
                  checkpoint: str, config: str = CONFIG) -> List[str]:
     """The ``tools/test.py`` command of one model on one held-out set."""
     data = plan.test_sets[test_name]
@@ -165,7 +165,7 @@ def test_command(plan: Plan, train: DataSet, test_name: str,
 
 
 def metrics_path(plan: Plan, train: str, test_name: str) -> Path:
-    """Where :func:`test_command` writes the metrics."""
+    """Where :func:`evaluate_command` writes the metrics."""
     return plan.root / 'work' / train / f'test-{test_name}' / 'metrics.json'
 
 
@@ -223,7 +223,7 @@ def run(plan: Plan, config: str = CONFIG, dry_run: bool = False) -> str:
         for train, tests in runs:
             print('python ' + ' '.join(train_command(plan, train, config)))
             for name in tests:
-                print('python ' + ' '.join(test_command(
+                print('python ' + ' '.join(evaluate_command(
                     plan, train, name, 'CKPT', config)))
         return results_table(plan)
     logs = plan.root / 'logs'
@@ -234,7 +234,7 @@ def run(plan: Plan, config: str = CONFIG, dry_run: bool = False) -> str:
                  logs / f'train-{train.name}.log')
         ckpt = last_checkpoint(plan.root / 'work' / train.name)
         for name in tests:
-            run_tool(test_command(plan, train, name, ckpt, config),
+            run_tool(evaluate_command(plan, train, name, ckpt, config),
                      logs / f'test-{train.name}-{name}.log')
     table = results_table(plan)
     (plan.root / 'table.md').write_text(table + '\n')

@@ -5,34 +5,64 @@ is what a user types::
 
     1. tools/make_synthetic_data.py   train and held-out sequences
     2. tools/train.py  teacher        configs/kdmos/teacher_sparse4d_synthetic.py
-    3. tools/dump_teacher_logits.py   offline logits of the training split
-    4. tools/train.py  student        configs/kdmos/student_bev_synthetic.py
+       tools/test.py   teacher        on the held-out sequence
+       tools/dump_teacher_logits.py   offline logits of the training split
+    3. per seed, identical schedules and data order:
+       tools/train.py  student        configs/kdmos/student_bev_synthetic.py
        tools/train.py  distilled      configs/kdmos/student_kd_synthetic.py
-       (identical schedules, one pair per seed)
-    5. tools/test.py   all three on the held-out sequence
-    6. latency per scan, parameters, pictures, report.md + report.json
+       tools/test.py   both           on the held-out sequence
+    4. distillation on unlabelled scans (``labelled_sequences``): a teacher
+       trained on the labelled sequences only, its logits dumped for all;
+       per seed a student on the labelled sequences and one that also sees
+       the teacher's logits (and no labels) on the others
+       (configs/kdmos/student_kd_unlabelled_synthetic.py)
+    5. latency per scan, parameters, a picture, report.md + report.json
+       (kdmos_plugin.apis.demo_report)
 
-Each stage's console output is mmengine's own log; it is also kept in
+Up to ``jobs`` trainings run at once, each with ``cpu_count // jobs``
+threads; each one's console output is mmengine's own log, kept in
 ``<work_dir>/logs/``.
+
+The demo deletes only what it wrote: every folder it creates holds a
+``demo_stamp.json``; a folder without one (a user's work dir subfolder, a
+real dataset as ``--data-root``, logits written by ``dump_teacher_logits``
+as ``--logits-root``) is refused with an error before any work starts.
 """
 import json
+import os
 import os.path as osp
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, List, Optional, Sequence
 
-from ..datasets.teacher_logits import MANIFEST_NAME
+from .demo_report import write_report
 
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic.py'
 STUDENT_CFG = 'configs/kdmos/student_bev_synthetic.py'
 KD_CFG = 'configs/kdmos/student_kd_synthetic.py'
+KD_UNLABELLED_CFG = 'configs/kdmos/student_kd_unlabelled_synthetic.py'
 DATA_ROOT = 'data/synthetic_mos'
 LOGITS_ROOT = 'data/synthetic_mos_teacher_logits'
-METRIC_KEYS = ('mos/IoU_moving', 'mos/IoU_static', 'mos/IoU_movable')
+#: The file that marks a folder as written by the demo.
+STAMP = 'demo_stamp.json'
+#: Seeds the recipe (configs/kdmos/*_synthetic.py) was tuned on; the
+#: report's seeds should be others.
+TUNING_SEEDS = (0, 1, 2)
+#: ``--quick`` / default / ``--full``: the seeds, and on how many of the
+#: first of them the unlabelled-scans setting runs (None: all).
+MODES = {
+    'quick': dict(seeds=(10, 11, 12), unlabelled=0),
+    'default': dict(seeds=(10, 11, 12, 13, 14), unlabelled=3),
+    'full': dict(seeds=tuple(range(10, 20)), unlabelled=None),
+}
+#: Scans of the held-out sequence the report times (and draws one of).
+MIN_VAL_SCANS = 2
 
 
 def log(msg: str) -> None:
@@ -40,8 +70,18 @@ def log(msg: str) -> None:
     print(f'[demo {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
 
-def run_tool(args: Sequence[str], log_file: Path) -> float:
-    """Run ``python tools/...`` from the repo root, tee its output.
+_print_lock = threading.Lock()
+
+
+def run_tool(args: Sequence, log_file: Path, threads: Optional[int] = None,
+             echo: bool = True) -> float:
+    """Run ``python tools/...`` from the repo root, output into ``log_file``.
+
+    Args:
+        args: The tool and its arguments.
+        log_file: Where its output goes (appended).
+        threads: ``OMP_NUM_THREADS`` of the tool (None: inherited).
+        echo: Also print the output (only one tool at a time should).
 
     Returns:
         float: Wall time in seconds.
@@ -51,14 +91,20 @@ def run_tool(args: Sequence[str], log_file: Path) -> float:
     """
     cmd = [sys.executable] + [str(a) for a in args]
     log('$ ' + ' '.join(cmd[1:]))
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')  # the log as it happens
+    if threads is not None:
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
     start = time.perf_counter()
-    with open(log_file, 'w') as f:
+    with open(log_file, 'a') as f:
+        f.write('$ ' + ' '.join(cmd[1:]) + '\n')
+        f.flush()
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, env=env)
         for line in proc.stdout:
-            sys.stdout.write(line)
             f.write(line)
+            if echo:
+                with _print_lock:
+                    sys.stdout.write(line)
         code = proc.wait()
     if code != 0:
         raise RuntimeError(f'{" ".join(cmd[1:])} failed with exit code '
@@ -74,48 +120,67 @@ def last_checkpoint(work_dir: Path) -> str:
     return marker.read_text().strip()
 
 
-def _from_repo(path: str) -> Path:
+def _from_repo(path) -> Path:
     """``path`` if absolute, else relative to the repository root."""
     return Path(path) if osp.isabs(path) else (REPO / path).resolve()
 
 
-def logits_root_option(config: str, logits_root: Path) -> str:
-    """The ``--cfg-options`` entry that points ``config``'s
-    ``LoadTeacherLogits`` transform at ``logits_root``.
+def pipeline_option(config: str, step_type: str, key: str, value,
+                    split: str = 'train') -> str:
+    """The ``--cfg-options`` entry that sets ``key`` of the ``step_type``
+    step of ``config``'s ``<split>_dataloader`` pipeline.
 
     Raises:
-        ValueError: The training pipeline of ``config`` has no
-            ``LoadTeacherLogits`` step.
+        ValueError: The pipeline has no such step.
     """
     from mmengine.config import Config
-    pipeline = Config.fromfile(str(REPO / config)).train_dataloader.dataset[
-        'pipeline']
+    pipeline = Config.fromfile(str(REPO / config))[
+        f'{split}_dataloader'].dataset['pipeline']
     for i, step in enumerate(pipeline):
-        if step['type'] == 'LoadTeacherLogits':
-            return (f'train_dataloader.dataset.pipeline.{i}.logits_root='
-                    f'{logits_root}')
-    raise ValueError(f'{config}: no LoadTeacherLogits step in the training '
+        if step['type'] == step_type:
+            return (f'{split}_dataloader.dataset.pipeline.{i}.{key}='
+                    f'{value}')
+    raise ValueError(f'{config}: no {step_type} step in the {split} '
                      'pipeline')
 
 
-def clear_output_dir(path: Path, marker: str) -> None:
-    """Remove ``path`` before the demo rewrites it, but only if the demo
-    (or the logits dump) wrote it: it must be missing, empty, or hold
-    ``marker``.
+def logits_root_option(config: str, logits_root: Path) -> str:
+    """The ``--cfg-options`` entry that points ``config``'s
+    ``LoadTeacherLogits`` transform at ``logits_root``."""
+    return pipeline_option(config, 'LoadTeacherLogits', 'logits_root',
+                           logits_root)
+
+
+def check_writable(path: Path, marker: str = STAMP) -> None:
+    """Refuse ``path`` unless the demo may replace it: missing, an empty
+    folder, or a folder holding ``marker`` (the demo's stamp).
 
     Raises:
-        FileExistsError: ``path`` holds other files (e.g. a real dataset
-            given as ``--data-root``); nothing is deleted.
+        FileExistsError: ``path`` holds files the demo did not write;
+            nothing is deleted.
     """
     if not path.exists():
         return
     if path.is_dir() and (not any(path.iterdir()) or
                           (path / marker).is_file()):
-        shutil.rmtree(path)
         return
     raise FileExistsError(
         f'{path} exists and was not written by the demo (no {marker}); '
         'choose another folder or remove it yourself')
+
+
+def clear_output_dir(path: Path, marker: str = STAMP) -> None:
+    """Remove ``path`` before the demo rewrites it, but only if the demo
+    wrote it (see :func:`check_writable`); then create it, stamped.
+
+    Raises:
+        FileExistsError: ``path`` holds other files; nothing is deleted.
+    """
+    check_writable(path, marker)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / marker).write_text(json.dumps(dict(written_by='kdmos demo')))
 
 
 class Demo:
@@ -124,116 +189,184 @@ class Demo:
     Args:
         work_dir: Output folder (``report.md``, logs, checkpoints).
         seeds: One student/distilled pair is trained per seed.
+        unlabelled_seeds: Seeds of the unlabelled-scans setting (one pair
+            each); None: the first three of ``seeds``.
         num_train_scans: Scans in each training sequence.
         num_val_scans: Scans in the held-out sequence.
         train_sequences / val_sequence: Synthetic sequence names (each one
             a different procedural scene); every tool is pointed at them.
-            Six short sequences generalise far better than three long ones
-            for the same scans: the plain student reached 76.2 / 75.1%
-            moving IoU (seeds 0 / 1) with 6 x 20 scans, 36.2 / 62.9% with
-            3 x 40.
+        labelled_sequences: Training sequences whose labels the
+            unlabelled-scans setting keeps; on the other training sequences
+            its student sees only teacher logits. None: that setting is
+            not run.
         preset: Synthetic LiDAR preset (``small`` or ``full``).
         data_seed: Seed of the synthetic data (the held-out sequence uses
             ``data_seed + 1``).
         teacher_options / student_options: Extra ``--cfg-options`` of the
-            teacher training and of both student trainings (e.g. a shorter
+            teacher trainings and of every student training (e.g. a shorter
             schedule for smoke tests).
         data_root: Where the synthetic sequences are written; every tool
             is pointed at it through ``--cfg-options``. Relative paths are
             relative to the repository.
-        logits_root: Where the teacher's offline logits are written and
-            read by the distilled student's ``LoadTeacherLogits``.
+        logits_root: Where the teachers' offline logits are written (one
+            subfolder a teacher) and read by ``LoadTeacherLogits``.
+        jobs: Trainings run at once (each with ``cpu_count // jobs``
+            threads).
+
+    Raises:
+        ValueError: An argument the run would fail on late (checked before
+            any work starts).
     """
 
     def __init__(self,
                  work_dir: str = 'work_dirs/demo',
-                 seeds: Sequence[int] = (0, 1),
+                 seeds: Sequence[int] = MODES['default']['seeds'],
+                 unlabelled_seeds: Optional[Sequence[int]] = None,
                  num_train_scans: int = 20,
                  num_val_scans: int = 80,
                  train_sequences: Sequence[str] = ('00', '01', '02', '03',
                                                    '04', '05'),
                  val_sequence: str = '08',
+                 labelled_sequences: Optional[Sequence[str]] = ('00', '01',
+                                                                '02'),
                  preset: str = 'small',
                  data_seed: int = 2025,
                  teacher_options: Sequence[str] = (),
                  student_options: Sequence[str] = (),
                  data_root: str = DATA_ROOT,
-                 logits_root: str = LOGITS_ROOT) -> None:
+                 logits_root: str = LOGITS_ROOT,
+                 jobs: int = 1) -> None:
         self.work_dir = _from_repo(work_dir)
         self.data_root = _from_repo(data_root)
         self.logits_root = _from_repo(logits_root)
-        self.seeds = list(seeds)
-        self.num_train_scans = num_train_scans
-        self.num_val_scans = num_val_scans
-        self.train_sequences = list(train_sequences)
-        self.val_sequence = val_sequence
+        self.seeds = [int(s) for s in seeds]
+        self.unlabelled_seeds = (self.seeds[:3] if unlabelled_seeds is None
+                                 else [int(s) for s in unlabelled_seeds])
+        self.num_train_scans = int(num_train_scans)
+        self.num_val_scans = int(num_val_scans)
+        self.train_sequences = [str(s) for s in train_sequences]
+        self.val_sequence = str(val_sequence)
+        self.labelled_sequences = (None if labelled_sequences is None else
+                                   [str(s) for s in labelled_sequences])
         self.preset = preset
-        self.data_seed = data_seed
+        self.data_seed = int(data_seed)
         self.teacher_options = list(teacher_options)
         self.student_options = list(student_options)
+        self.jobs = int(jobs)
+        self.threads = max(1, (os.cpu_count() or 1) // max(1, self.jobs))
         self.times: Dict[str, float] = {}
         self.metrics: Dict[str, dict] = {}
         self.checkpoints: Dict[str, str] = {}
+        #: what the report times: config files (absolute) by model kind
+        self.configs = dict(teacher=str(REPO / TEACHER_CFG),
+                            student=str(REPO / STUDENT_CFG))
+        self.tuning_seeds = list(TUNING_SEEDS)
+        self.validate()
+
+    # ---- checks before any work ----
+    def validate(self) -> None:
+        """Raise ``ValueError`` on arguments the run would fail on late."""
+        problems = []
+        if not self.seeds:
+            problems.append('no seeds')
+        if len(set(self.seeds)) != len(self.seeds):
+            problems.append(f'seeds repeat: {self.seeds}')
+        if self.num_train_scans < 1:
+            problems.append(f'train scans {self.num_train_scans} < 1')
+        if self.num_val_scans < MIN_VAL_SCANS:
+            problems.append(f'val scans {self.num_val_scans} < '
+                            f'{MIN_VAL_SCANS}')
+        if not self.train_sequences:
+            problems.append('no training sequences')
+        if len(set(self.train_sequences)) != len(self.train_sequences):
+            problems.append(f'training sequences repeat: '
+                            f'{self.train_sequences}')
+        if self.val_sequence in self.train_sequences:
+            problems.append(f'held-out sequence {self.val_sequence} is also '
+                            'a training sequence')
+        if self.labelled_sequences is not None:
+            if not self.unlabelled_seeds or len(set(
+                    self.unlabelled_seeds)) != len(self.unlabelled_seeds):
+                problems.append(f'unlabelled-scans seeds '
+                                f'{self.unlabelled_seeds}: none or repeated')
+            if not set(self.unlabelled_seeds) <= set(self.seeds):
+                problems.append(f'unlabelled-scans seeds '
+                                f'{self.unlabelled_seeds} are not all among '
+                                f'the seeds {self.seeds}')
+            lab = self.labelled_sequences
+            if not lab or not set(lab) < set(self.train_sequences):
+                problems.append(
+                    f'labelled sequences {lab} must be some, not all, of '
+                    f'the training sequences {self.train_sequences}')
+        if self.preset not in ('small', 'full'):
+            problems.append(f'unknown preset {self.preset!r}')
+        if self.jobs < 1:
+            problems.append(f'jobs {self.jobs} < 1')
+        if problems:
+            raise ValueError('demo: ' + '; '.join(problems))
+
+    def output_dirs(self) -> List[Path]:
+        """Every folder a run replaces (checked before any work)."""
+        dirs = [self.work_dir / n for n in self.run_names()]
+        dirs += [self.work_dir / 'logs', self.logits_root]
+        return dirs
+
+    def check_outputs(self) -> None:
+        """Refuse, before any work, folders the demo did not write."""
+        check_writable(self.work_dir)
+        for path in self.output_dirs():
+            check_writable(path)
+        stamp = self.data_root / STAMP
+        if not stamp.is_file() or json.loads(stamp.read_text()) != \
+                self.data_stamp():
+            check_writable(self.data_root)
+
+    def run_names(self) -> List[str]:
+        names = ['teacher'] + [f'{k}_seed{s}' for s in self.seeds
+                               for k in ('student', 'distilled')]
+        if self.labelled_sequences is not None:
+            names += ['teacher_labelled'] + [
+                f'{k}_seed{s}' for s in self.unlabelled_seeds
+                for k in ('student_labelled', 'distilled_unlabelled')]
+        return names
+
+    @property
+    def unlabelled_sequences(self) -> List[str]:
+        return [s for s in self.train_sequences
+                if s not in (self.labelled_sequences or [])]
 
     # ---- stages ----
-    def make_data(self) -> None:
-        """Write the synthetic sequences (kept if already identical)."""
-        stamp = self.data_root / 'demo_stamp.json'
-        want = dict(train=self.train_sequences, val=self.val_sequence,
+    def data_stamp(self) -> dict:
+        return dict(train=self.train_sequences, val=self.val_sequence,
                     train_scans=self.num_train_scans,
                     val_scans=self.num_val_scans, preset=self.preset,
                     seed=self.data_seed)
+
+    def make_data(self) -> None:
+        """Write the synthetic sequences (kept if already identical)."""
+        stamp = self.data_root / STAMP
+        want = self.data_stamp()
         if stamp.is_file() and json.loads(stamp.read_text()) == want:
             log(f'synthetic data in {self.data_root} is up to date')
             return
-        clear_output_dir(self.data_root, 'demo_stamp.json')
+        clear_output_dir(self.data_root)  # stamped at once: a crash
+        # half-way leaves a folder the next run may replace
+        logs = self.log_path('data')
         t = run_tool(['tools/make_synthetic_data.py', self.data_root,
                       '--sequences', *self.train_sequences, '--scans',
                       self.num_train_scans, '--seed', self.data_seed,
-                      '--preset', self.preset], self.log_path('data_train'))
+                      '--preset', self.preset], logs)
         t += run_tool(['tools/make_synthetic_data.py', self.data_root,
                        '--sequences', self.val_sequence, '--scans',
                        self.num_val_scans, '--seed', self.data_seed + 1,
-                       '--preset', self.preset], self.log_path('data_val'))
+                       '--preset', self.preset], logs)
         self.times['data_s'] = t
         stamp.write_text(json.dumps(want))
 
-    def train(self, name: str, config: str, options: Sequence[str]) -> str:
-        """Train one model; returns its last checkpoint."""
-        work = self.work_dir / name
-        shutil.rmtree(work, ignore_errors=True)
-        # each model is evaluated once, by tools/test.py: no validation
-        # during training (it would evaluate the same checkpoint twice)
-        no_val = ['val_dataloader=None', 'val_cfg=None', 'val_evaluator=None']
-        args = ['tools/train.py', config, '--work-dir', work,
-                '--cfg-options', *self.data_options(), *no_val, *options]
-        self.times[f'train_{name}_s'] = run_tool(args, self.log_path(name))
-        self.checkpoints[name] = last_checkpoint(work)
-        return self.checkpoints[name]
-
-    def dump_logits(self) -> None:
-        """Offline teacher logits of the training split."""
-        clear_output_dir(self.logits_root, MANIFEST_NAME)
-        self.times['dump_logits_s'] = run_tool(
-            ['tools/dump_teacher_logits.py', TEACHER_CFG,
-             self.checkpoints['teacher'], '--out', self.logits_root,
-             '--split', 'train', '--cfg-options', *self.data_options()],
-            self.log_path('dump_logits'))
-
-    def evaluate(self, name: str, config: str) -> dict:
-        """Moving/static/movable IoU on the held-out sequence."""
-        out = self.work_dir / name / 'val_metrics.json'
-        run_tool(['tools/test.py', config, self.checkpoints[name],
-                  '--work-dir', self.work_dir / name / 'test',
-                  '--metrics-out', out, '--cfg-options', *self.data_options()],
-                 self.log_path(f'test_{name}'))
-        self.metrics[name] = json.loads(out.read_text())
-        return self.metrics[name]
-
-    def data_options(self) -> list:
+    def data_options(self, train_sequences=None) -> list:
         """``--cfg-options`` entries pointing every dataloader of the
         synthetic configs at :attr:`data_root` and the demo's sequences."""
-        seqs = dict(train_dataloader=self.train_sequences,
+        seqs = dict(train_dataloader=train_sequences or self.train_sequences,
                     val_dataloader=[self.val_sequence],
                     test_dataloader=[self.val_sequence])
         opts = []
@@ -245,26 +378,120 @@ class Demo:
     def log_path(self, name: str) -> Path:
         return self.work_dir / 'logs' / f'{name}.log'
 
+    def train_and_test(self, name: str, config: str, options: Sequence[str],
+                       test_config: str, echo: bool,
+                       train_sequences=None) -> None:
+        """Train one model, then score its last checkpoint on the
+        held-out sequence with ``test_config``."""
+        work = self.work_dir / name
+        clear_output_dir(work)
+        logs = self.log_path(name)
+        logs.unlink(missing_ok=True)
+        # each model is evaluated once, by tools/test.py: no validation
+        # during training (it would evaluate the same checkpoint twice)
+        no_val = ['val_dataloader=None', 'val_cfg=None', 'val_evaluator=None']
+        self.times[f'train_{name}_s'] = run_tool(
+            ['tools/train.py', config, '--work-dir', work, '--cfg-options',
+             *self.data_options(train_sequences), *no_val, *options], logs,
+            self.threads, echo)
+        self.checkpoints[name] = last_checkpoint(work)
+        out = work / 'val_metrics.json'
+        # a distiller checkpoint holds the student: test it with the
+        # student's config, which builds the student for prediction
+        self.times[f'test_{name}_s'] = run_tool(
+            ['tools/test.py', test_config, self.checkpoints[name],
+             '--work-dir', work / 'test', '--metrics-out', out,
+             '--cfg-options', *self.data_options()], logs, self.threads,
+            echo)
+        self.metrics[name] = json.loads(out.read_text())
+
+    def teacher_job(self, name: str, logits: Path, echo: bool,
+                    train_sequences=None) -> None:
+        """Train and score a teacher, dump its logits of every training
+        scan into ``logits``."""
+        self.train_and_test(name, TEACHER_CFG, self.teacher_options,
+                            TEACHER_CFG, echo, train_sequences)
+        clear_output_dir(logits)
+        # the logits of every training scan, also those the teacher did
+        # not learn from
+        self.times[f'dump_{name}_s'] = run_tool(
+            ['tools/dump_teacher_logits.py', TEACHER_CFG,
+             self.checkpoints[name], '--out', logits, '--split', 'train',
+             '--cfg-options', *self.data_options()], self.log_path(name),
+            self.threads, echo)
+
     # ---- the whole job ----
     def run(self) -> dict:
         """Run every stage and write the report; returns the report dict."""
+        self.check_outputs()
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / STAMP).write_text(
+            json.dumps(dict(written_by='kdmos demo')))
+        clear_output_dir(self.work_dir / 'logs')
         start = time.perf_counter()
         self.make_data()
-        self.train('teacher', TEACHER_CFG, self.teacher_options)
-        self.evaluate('teacher', TEACHER_CFG)
-        self.dump_logits()
-        kd_logits = [logits_root_option(KD_CFG, self.logits_root)]
-        for seed in self.seeds:
-            opts = [f'randomness.seed={seed}'] + self.student_options
-            for kind, cfg, extra in (('student', STUDENT_CFG, []),
-                                     ('distilled', KD_CFG, kd_logits)):
-                name = f'{kind}_seed{seed}'
-                self.train(name, cfg, opts + extra)
-                # a distiller checkpoint holds the student: test with its
-                # own config, which builds the student for prediction
-                self.evaluate(name, STUDENT_CFG)
-        from .demo_report import write_report
+        clear_output_dir(self.logits_root)
+        echo = self.jobs == 1
+        kd = [logits_root_option(KD_CFG, self.logits_root / 'teacher')]
+        unlabelled = self.labelled_sequences is not None
+        if unlabelled:
+            kd_u = [
+                logits_root_option(KD_UNLABELLED_CFG,
+                                   self.logits_root / 'teacher_labelled'),
+                pipeline_option(KD_UNLABELLED_CFG, 'TeacherPseudoLabels',
+                                'sequences',
+                                f'[{",".join(self.unlabelled_sequences)}]')]
+        with ThreadPoolExecutor(self.jobs) as pool:
+            futures = {}
+
+            def submit(name, fn, *args, after=None):
+                def job():
+                    if after is not None:
+                        futures[after].result()
+                    fn(*args)
+                futures[name] = pool.submit(job)
+
+            # teachers first: the distilled students wait for their logits
+            submit('teacher', self.teacher_job, 'teacher',
+                   self.logits_root / 'teacher', echo)
+            if unlabelled:
+                submit('teacher_labelled', self.teacher_job,
+                       'teacher_labelled',
+                       self.logits_root / 'teacher_labelled', echo,
+                       self.labelled_sequences)
+            for seed in self.seeds:
+                opts = [f'randomness.seed={seed}'] + self.student_options
+                submit(f'student_seed{seed}', self.train_and_test,
+                       f'student_seed{seed}', STUDENT_CFG, opts, STUDENT_CFG,
+                       echo)
+                if unlabelled and seed in self.unlabelled_seeds:
+                    submit(f'student_labelled_seed{seed}',
+                           self.train_and_test,
+                           f'student_labelled_seed{seed}', STUDENT_CFG, opts,
+                           STUDENT_CFG, echo, self.labelled_sequences)
+            for seed in self.seeds:
+                opts = [f'randomness.seed={seed}'] + self.student_options
+                submit(f'distilled_seed{seed}', self.train_and_test,
+                       f'distilled_seed{seed}', KD_CFG, opts + kd,
+                       STUDENT_CFG, echo, after='teacher')
+                if unlabelled and seed in self.unlabelled_seeds:
+                    submit(f'distilled_unlabelled_seed{seed}',
+                           self.train_and_test,
+                           f'distilled_unlabelled_seed{seed}',
+                           KD_UNLABELLED_CFG, opts + kd_u, STUDENT_CFG, echo,
+                           after='teacher_labelled')
+            for name, future in futures.items():
+                try:
+                    future.result()
+                except BaseException:
+                    # the first failure ends the demo: drop queued runs
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                log(f'{name} done')
+        # what the report reads, kept in case it has to be written again
+        (self.work_dir / 'runs.json').write_text(json.dumps(dict(
+            metrics=self.metrics, checkpoints=self.checkpoints,
+            times=self.times), indent=1))
         report = write_report(self, time.perf_counter() - start)
         log(f'report written to {self.work_dir / "report.md"}')
         return report

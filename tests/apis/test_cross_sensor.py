@@ -4,9 +4,9 @@ import json
 import pytest
 
 from kdmos_plugin.apis.cross_sensor import (HELD_OUT, data_command,
-                                            make_plan, metrics_path,
-                                            results_table, run,
-                                            test_command, train_command)
+                                            evaluate_command, make_plan,
+                                            metrics_path, results_table, run,
+                                            train_command)
 
 
 def test_plan_sets_and_commands(tmp_path):
@@ -27,7 +27,7 @@ def test_plan_sets_and_commands(tmp_path):
         'own-hdl32e-2hz' in train
     assert 'train_cfg.max_epochs=2' in train
     assert 'train_dataloader.dataset.sequences=[00,01,02,03,04,05]' in train
-    test = test_command(plan, own, 'hdl32e-2hz', 'x.pth')
+    test = evaluate_command(plan, own, 'hdl32e-2hz', 'x.pth')
     assert str(metrics_path(plan, 'own-hdl32e-2hz', 'hdl32e-2hz')) in test
     assert f'test_dataloader.dataset.data_root={tmp_path}/data/' \
         'test-hdl32e-2hz' in test

@@ -5,15 +5,32 @@ distilled student, evaluation, latency, picture, report) into temporary
 folders; the report's numbers are checked against the data on disk and
 against each other, not against fixed values.
 """
+import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kdmos_plugin.apis.demo import Demo, clear_output_dir
-from kdmos_plugin.datasets.teacher_logits import logits_path
+from mmengine.config import Config
+
+from kdmos_plugin.apis.demo import (KD_UNLABELLED_CFG, STAMP, STUDENT_CFG,
+                                    TEACHER_CFG, Demo, clear_output_dir)
+from kdmos_plugin.apis.demo_report import target_lines, timing_frames
+from kdmos_plugin.apis.demo_stats import paired_gain
+from kdmos_plugin.datasets.teacher_logits import MANIFEST_NAME, logits_path
 from kdmos_plugin.datasets.kitti_io import read_points
+from kdmos_plugin.datasets.transforms import TeacherPseudoLabels
+
+_TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'demo.py'
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('tools_demo', _TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 TRAIN_SCANS = 8
 #: not the config's default sequences: the demo must pass its own along
@@ -27,6 +44,7 @@ def test_demo_smoke(tmp_path):
     demo = Demo(work_dir=str(tmp_path / 'demo'), seeds=[3],
                 num_train_scans=TRAIN_SCANS, num_val_scans=VAL_SCANS,
                 train_sequences=TRAIN_SEQUENCES,
+                labelled_sequences=TRAIN_SEQUENCES[:1], jobs=2,
                 data_root=str(tmp_path / 'data'),
                 logits_root=str(tmp_path / 'logits'),
                 teacher_options=one_epoch,
@@ -41,25 +59,56 @@ def test_demo_smoke(tmp_path):
     assert len(val_bins) == VAL_SCANS
     val_points = sum(len(read_points(str(p))) for p in val_bins)
 
-    # one logits file per training scan, rows == points of that scan
-    for seq in TRAIN_SEQUENCES:
-        bins = sorted((seq_root / seq / 'velodyne').glob('*.bin'))
-        assert len(bins) == TRAIN_SCANS
-        for frame, path in enumerate(bins):
-            logits = np.load(logits_path(str(tmp_path / 'logits'), seq,
-                                         frame))
-            assert logits.shape == (len(read_points(str(path))), 4)
+    # each teacher: one logits file per training scan (also the scans the
+    # labelled-only teacher did not learn from), rows == points of the scan
+    for teacher in ('teacher', 'teacher_labelled'):
+        for seq in TRAIN_SEQUENCES:
+            bins = sorted((seq_root / seq / 'velodyne').glob('*.bin'))
+            assert len(bins) == TRAIN_SCANS
+            for frame, path in enumerate(bins):
+                logits = np.load(logits_path(
+                    str(tmp_path / 'logits' / teacher), seq, frame))
+                assert logits.shape == (len(read_points(str(path))), 4)
+
+    # the labelled-only runs trained on the labelled sequence only
+    for name, config in (('teacher_labelled', TEACHER_CFG),
+                         ('student_labelled_seed3', STUDENT_CFG),
+                         ('distilled_unlabelled_seed3', KD_UNLABELLED_CFG)):
+        dumped = Config.fromfile(
+            str(tmp_path / 'demo' / name / Path(config).name))
+        train = dumped.train_dataloader.dataset
+        # (--cfg-options delivers sequences=[01] as the integer 1)
+        seqs = [f'{int(s):02d}' for s in train.sequences]
+        if name.startswith('distilled'):  # all scans, labels of '01' only
+            assert seqs == TRAIN_SEQUENCES
+            steps = [s for s in train.pipeline
+                     if s['type'] == 'TeacherPseudoLabels']
+            assert [TeacherPseudoLabels(s['sequences']).sequences
+                    for s in steps] == [{'04'}]
+        else:
+            assert seqs == ['01']
 
     # every model was evaluated on every held-out scan and point
-    names = ['teacher', 'student_seed3', 'distilled_seed3']
+    names = ['teacher', 'student_seed3', 'distilled_seed3',
+             'teacher_labelled', 'student_labelled_seed3',
+             'distilled_unlabelled_seed3']
     for name in names:
         metrics = report['metrics'][name]
         assert metrics['mos/num_scans'] == VAL_SCANS
         assert metrics['mos/num_points'] == val_points
         assert 0.0 <= metrics['mos/IoU_moving'] <= 1.0
-    delta = (report['metrics']['distilled_seed3']['mos/IoU_moving'] -
-             report['metrics']['student_seed3']['mos/IoU_moving'])
+    for setting, plain, kd in (
+            ('paper', 'student_seed3', 'distilled_seed3'),
+            ('unlabelled', 'student_labelled_seed3',
+             'distilled_unlabelled_seed3')):
+        delta = (report['metrics'][kd]['mos/IoU_moving'] -
+                 report['metrics'][plain]['mos/IoU_moving'])
+        assert report['settings'][setting]['gain']['deltas'] == [delta]
+    delta = report['settings']['paper']['gain']['deltas'][0]
     assert report['distillation_delta'] == [delta]
+    # every folder the demo wrote is stamped as its own
+    for name in names:
+        assert (tmp_path / 'demo' / name / STAMP).is_file()
 
     # the distilled checkpoint is a student checkpoint in its own work dir
     assert Path(report['checkpoints']['distilled_seed3']).is_relative_to(
@@ -71,7 +120,8 @@ def test_demo_smoke(tmp_path):
         json.dumps(report))
     md = (work / 'report.md').read_text()
     for row in ('| teacher (sparse 4-D) |', '| student (BEV, no KD) |',
-                '| student + KD |'):
+                '| student + KD |', '| student + KD on unlabelled scans |',
+                '| 3 | '):
         assert row in md
     assert f'{100 * delta:+.1f}' in md
     png = (work / 'bev_val.png').read_bytes()
@@ -80,16 +130,135 @@ def test_demo_smoke(tmp_path):
         assert t['model_ms'] > 0 and t['data_ms'] > 0
 
 
-def test_demo_refuses_to_delete_a_folder_it_did_not_write(tmp_path):
-    data = tmp_path / 'my_kitti'
-    (data / 'sequences' / '00').mkdir(parents=True)
-    scan = data / 'sequences' / '00' / 'keep.bin'
-    scan.write_bytes(b'\0' * 16)
-    demo = Demo(work_dir=str(tmp_path / 'demo'), data_root=str(data))
+# ---- paired statistics (kdmos_plugin.apis.demo_stats) ----
+#: Two-sided 95% Student-t quantiles t_{0.975, df} from a printed table.
+T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 9: 2.262}
+
+
+@pytest.mark.parametrize('plain, kd', [
+    ([0.70, 0.72, 0.69, 0.75, 0.71], [0.74, 0.73, 0.73, 0.76, 0.70]),
+    ([0.5, 0.6], [0.55, 0.58]),
+    ([0.81, 0.79, 0.80, 0.78], [0.84, 0.80, 0.83, 0.83]),
+])
+def test_paired_gain_matches_a_literal_computation(plain, kd):
+    gain = paired_gain(plain, kd)
+    n = len(plain)
+    deltas = []
+    for i in range(n):
+        deltas.append(kd[i] - plain[i])
+    mean = sum(deltas) / n
+    var = sum((d - mean) ** 2 for d in deltas) / (n - 1)
+    half = T_TABLE[n - 1] * var ** 0.5 / n ** 0.5
+    assert gain['deltas'] == pytest.approx(deltas, abs=1e-12)
+    assert gain['mean'] == pytest.approx(mean, abs=1e-12)
+    assert gain['std'] == pytest.approx(var ** 0.5, abs=1e-12)
+    # the printed table has 3 decimals
+    assert gain['ci'][0] == pytest.approx(mean - half, abs=2e-3 * half)
+    assert gain['ci'][1] == pytest.approx(mean + half, abs=2e-3 * half)
+    assert gain['helped'] == sum(1 for d in deltas if d > 0)
+    assert gain['n'] == n
+
+
+def test_paired_gain_of_one_seed_and_mismatched_lists():
+    gain = paired_gain([0.5], [0.6])
+    assert gain['ci'] is None and gain['helped'] == 1
+    assert gain['mean'] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match='same seeds'):
+        paired_gain([0.5, 0.6], [0.6])
+
+
+def test_targets_are_judged_on_the_numbers():
+    good = paired_gain([0.70, 0.71, 0.72, 0.70, 0.71],
+                       [0.73, 0.74, 0.75, 0.73, 0.72])
+    lines = target_lines(0.80, [0.70, 0.71, 0.72, 0.70, 0.71], good, 4.0)
+    assert all(line.endswith(': met') for line in lines), lines
+    bad = paired_gain([0.70, 0.80], [0.69, 0.85])
+    lines = target_lines(0.78, [0.70, 0.80], bad, 1.1)
+    assert all(line.endswith('**missed**') for line in lines), lines
+
+
+def test_timing_frames_fit_any_sequence_length():
+    assert timing_frames(80) == [8, 9, 10, 11, 12]
+    assert timing_frames(10) == [5, 6, 7, 8, 9]
+    assert timing_frames(2) == [0, 1]
+
+
+# ---- arguments checked before any work (issue 15 item 6) ----
+@pytest.mark.parametrize('argv, message', [
+    (['--val-scans', '1'], 'val scans 1'),
+    (['--seeds', '3', '3'], 'seeds repeat'),
+    (['--train-scans', '0'], 'train scans 0'),
+    (['--jobs', '0'], 'jobs 0'),
+])
+def test_bad_arguments_stop_before_any_work(tmp_path, argv, message):
+    main = _load_tool().main
+    work, data = tmp_path / 'demo', tmp_path / 'data'
+    with pytest.raises(SystemExit, match=message):
+        main(['--work-dir', str(work), '--data-root', str(data),
+              '--logits-root', str(tmp_path / 'logits'), *argv])
+    assert not work.exists() and not data.exists()
+    assert not (tmp_path / 'logits').exists()
+
+
+# ---- a user's files stay byte-identical (issue 15 item 2a) ----
+def _snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).digest()
+            for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+def test_demo_leaves_a_users_files_byte_identical(tmp_path):
+    main = _load_tool().main
+    user = tmp_path / 'user'
+    # a work dir the demo made earlier, with the user's own training in a
+    # folder of a name the demo uses
+    work = user / 'work'
+    (work / 'teacher').mkdir(parents=True)
+    (work / STAMP).write_text('{}')
+    (work / 'teacher' / 'epoch_50.pth').write_bytes(b'my weights')
+    # logits written by dump_teacher_logits (its manifest, no demo stamp)
+    logits = user / 'logits'
+    (logits / 'sequences' / '00' / 'teacher_logits').mkdir(parents=True)
+    (logits / MANIFEST_NAME).write_text('{"num_classes": 4}')
+    (logits / 'sequences' / '00' / 'teacher_logits' /
+     '000000.npy').write_bytes(b'my logits')
+    # a real dataset given as --data-root
+    data = user / 'kitti'
+    (data / 'sequences' / '00' / 'velodyne').mkdir(parents=True)
+    (data / 'sequences' / '00' / 'velodyne' / '000000.bin').write_bytes(
+        b'\0' * 16)
+    before = _snapshot(user)
+
+    runs = [  # each refused before any work, naming the folder
+        (['--work-dir', work, '--logits-root', tmp_path / 'l1',
+          '--data-root', tmp_path / 'd1'], work / 'teacher'),
+        (['--work-dir', tmp_path / 'w2', '--logits-root', logits,
+          '--data-root', tmp_path / 'd2'], logits),
+        (['--work-dir', tmp_path / 'w3', '--logits-root', tmp_path / 'l3',
+          '--data-root', data], data),
+        (['--work-dir', data, '--logits-root', tmp_path / 'l4',
+          '--data-root', tmp_path / 'd4'], data),
+    ]
+    for argv, named in runs:
+        with pytest.raises(SystemExit, match=f'{named} exists and was not '
+                           'written by the demo'):
+            main([str(a) for a in argv])
+    assert _snapshot(user) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['user']
+
+
+def test_clear_output_dir_replaces_only_stamped_folders(tmp_path):
+    mine = tmp_path / 'mine'
+    clear_output_dir(mine)  # created, stamped
+    (mine / 'old.txt').write_text('old run')
+    clear_output_dir(mine)
+    assert sorted(p.name for p in mine.iterdir()) == [STAMP]
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    clear_output_dir(empty)
+    assert (empty / STAMP).is_file()
+    theirs = tmp_path / 'theirs'
+    theirs.mkdir()
+    (theirs / MANIFEST_NAME).write_text('{}')  # a logits dump's, not ours
     with pytest.raises(FileExistsError, match='not written by the demo'):
-        demo.make_data()
-    assert scan.is_file()
-    # a folder the demo wrote (its stamp) is replaced
-    (data / 'demo_stamp.json').write_text('{}')
-    clear_output_dir(data, 'demo_stamp.json')
-    assert not data.exists()
+        clear_output_dir(theirs)
+    assert [p.name for p in theirs.iterdir()] == [MANIFEST_NAME]

@@ -9,9 +9,10 @@ from .mos_sphere_crop import MOSSphereCrop
 from .normalize_intensity import MOSNormalizeIntensity
 from .pack_mos_inputs import PackMOSInputs
 from .polar_voxelize import PolarVoxelize
+from .teacher_pseudo_labels import TeacherPseudoLabels
 
 __all__ = [
     'LoadMOSScans', 'LoadMOSLabels', 'MOSMotionFeatures', 'MOSGlobalAug',
     'PolarVoxelize', 'LoadTeacherLogits', 'PackMOSInputs', 'MambaMOSAug',
-    'MOSSphereCrop', 'MOSNormalizeIntensity'
+    'MOSSphereCrop', 'MOSNormalizeIntensity', 'TeacherPseudoLabels'
 ]
