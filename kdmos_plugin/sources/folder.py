@@ -21,8 +21,8 @@ import numpy as np
 
 from mmengine.logging import print_log
 
-from ..datasets.kitti_io import (KittiFormatError, frame_gap_problem,
-                                 read_lidar_poses, read_points, scan_files)
+from ..datasets.kitti_io import (frame_gap_problem, read_lidar_poses,
+                                 read_points, scan_files)
 from .base import (POINT_SOURCES, Frame, PointCloudSource, SourceFormatError,
                    check_timestamps, natural_sorted, points_from_fields)
 from .pcd import read_pcd
@@ -32,13 +32,12 @@ PathLike = Union[str, os.PathLike]
 
 def read_bin(path: str, intensity_field: Optional[str] = None) -> np.ndarray:
     """A KITTI ``.bin`` scan (float32 x 4 a point); a 0-byte file is a scan
-    of 0 points (the inference labels it with an empty file and warns)."""
+    of 0 points (the inference labels it with an empty file and warns).
+    Malformed files raise :func:`~kdmos_plugin.datasets.kitti_io.read_points`'
+    ``KittiFormatError`` (a ``ValueError``, as ``SourceFormatError``)."""
     if osp.isfile(path) and osp.getsize(path) == 0:
         return np.zeros((0, 4), np.float32)
-    try:
-        return read_points(path)
-    except KittiFormatError as err:
-        raise SourceFormatError(str(err)) from None
+    return read_points(path)  # its KittiFormatError names the file
 
 
 def read_pcd_points(path: str,
@@ -157,11 +156,7 @@ class FolderSource(PointCloudSource):
                 if with_poses and seq_dir != path and all(
                         osp.isfile(osp.join(seq_dir, f))
                         for f in ('poses.txt', 'calib.txt')):
-                    try:
-                        self.poses = read_lidar_poses(seq_dir,
-                                                      len(self.files))
-                    except KittiFormatError as err:
-                        raise SourceFormatError(str(err)) from None
+                    self.poses = read_lidar_poses(seq_dir, len(self.files))
             elif osp.isfile(path):
                 self.files = [path]
             else:
