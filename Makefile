@@ -10,7 +10,7 @@ install:  ## virtual environment with the pinned CPU stack (mmcv built once, cac
 	bash tools/install_env.sh $(VENV)
 
 test: install  ## the whole test suite
-	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+	bash tools/run_tests.sh $(PYTHON) $(PYTEST_ARGS)
 
 demo: install  ## the main job on the embedded synthetic data
 	$(PYTHON) tools/demo.py --work-dir work_dirs/demo
