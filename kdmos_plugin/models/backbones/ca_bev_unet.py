@@ -5,7 +5,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
-from ..layers.bev_unet_blocks import Down, InConv, Up
+from ..layers.bev_unet_blocks import Down, InConv, Up, check_bev_maps
 from ..layers.co_attention_gate import CoAttentionGate
 from ..layers.dropblock import DropBlock2D
 from ..layers.dysample import DySample
@@ -112,13 +112,7 @@ class CABEVUNet(BaseModule):
         Returns:
             Tensor: (B, channels[0], R, P) features.
         """
-        if appearance.shape[-2:] != motion.shape[-2:]:
-            raise ValueError(
-                f'CABEVUNet: appearance {tuple(appearance.shape)} and motion '
-                f'{tuple(motion.shape)} maps differ in size')
-        if min(appearance.shape[-2:]) < 16:
-            raise ValueError(f'CABEVUNet: the BEV grid must be at least '
-                             f'16x16, got {tuple(appearance.shape[-2:])}')
+        check_bev_maps('CABEVUNet', appearance, motion, num_downs=4)
         m0 = self.res_inc(motion)
         m1 = self.res_down1(m0)
         m2 = self.res_down2(m1)

@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
-from ..layers.bev_unet_blocks import Down, InConv, Up
+from ..layers.bev_unet_blocks import Down, InConv, Up, check_bev_maps
 
 
 @MODELS.register_module()
@@ -70,16 +70,8 @@ class PlainBEVUNet(BaseModule):
         Returns:
             Tensor: (B, channels[0], R, P) features.
         """
-        if appearance.shape[-2:] != motion.shape[-2:]:
-            raise ValueError(
-                f'PlainBEVUNet: appearance {tuple(appearance.shape)} and '
-                f'motion {tuple(motion.shape)} maps differ in size')
-        least = 2**len(self.downs)
-        if min(appearance.shape[-2:]) < least:
-            raise ValueError(
-                f'PlainBEVUNet: {len(self.downs) + 1} levels need a BEV grid '
-                f'of at least {least}x{least}, got '
-                f'{tuple(appearance.shape[-2:])}')
+        check_bev_maps('PlainBEVUNet', appearance, motion,
+                       num_downs=len(self.downs))
         skips = [self.inc(torch.cat([appearance, motion], 1))]
         for down in self.downs:
             skips.append(down(skips[-1]))

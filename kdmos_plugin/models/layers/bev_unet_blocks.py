@@ -12,6 +12,29 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def check_bev_maps(owner: str, appearance: Tensor, motion: Tensor,
+                   num_downs: int) -> None:
+    """Refuse BEV inputs a U-Net with ``num_downs`` stride-2 stages cannot
+    take: appearance (B, C_a, R, P) and motion (B, C_m, R, P) maps of
+    different (R, P), or R or P below ``2 ** num_downs`` cells.
+
+    Args:
+        owner (str): Name of the backbone, for the message.
+        appearance (Tensor): (B, C_a, R, P) appearance map.
+        motion (Tensor): (B, C_m, R, P) motion map.
+        num_downs (int): Number of stride-2 down-samplings.
+    """
+    if appearance.shape[-2:] != motion.shape[-2:]:
+        raise ValueError(
+            f'{owner}: appearance {tuple(appearance.shape)} and motion '
+            f'{tuple(motion.shape)} maps differ in size')
+    least = 2**num_downs
+    if min(appearance.shape[-2:]) < least:
+        raise ValueError(
+            f'{owner}: {num_downs + 1} levels need a BEV grid of at least '
+            f'{least}x{least}, got {tuple(appearance.shape[-2:])}')
+
+
 def circular_pad_phi(x: Tensor, pad: int = 1) -> Tensor:
     """Pad the last (azimuth) dimension circularly.
 
