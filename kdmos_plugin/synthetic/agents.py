@@ -17,7 +17,8 @@ import numpy as np
 
 from .geometry import (BOX, CYLINDER, ELLIPSOID, Primitives, make_primitives,
                        transform_primitives)
-from .semantic_ids import BICYCLIST, CAR, MOVING_ID, PERSON
+from .semantic_ids import (BICYCLIST, BUS, CAR, MOTORCYCLIST, MOVING_ID,
+                           PERSON, TRUCK)
 
 #: An agent faster than this [m/s] in a scan is labelled moving there.
 MOVING_SPEED = 0.2
@@ -40,6 +41,8 @@ class Agent:
         active: (N,) bool, the agent is within :data:`ACTIVE_RADIUS` of
             the ego vehicle (elsewhere it is not simulated: not drawn and
             not checked for collisions).
+        z: (N,) height [m] of the ground under the agent (a rich scene's
+            relief), or None (flat road).
     """
     sem: int
     inst: int
@@ -50,6 +53,7 @@ class Agent:
     half_width: float
     kind: str = ''
     active: np.ndarray = None
+    z: np.ndarray = None
 
     def moving(self, i: int) -> bool:
         """True if the agent moves in scan ``i``."""
@@ -63,6 +67,8 @@ class Agent:
         """World primitives of the agent in scan ``i``, tagged ``index``."""
         x, y, yaw = self.poses[i]
         out = transform_primitives(self.local, x, y, yaw)
+        if self.z is not None:
+            out.params[:, 2] += self.z[i]
         out.sem[:] = self.label(i)
         out.inst[:] = self.inst
         out.agent[:] = index
@@ -131,6 +137,48 @@ def cyclist_model(rng: np.random.Generator) -> Tuple[Primitives, float,
     return prims, 0.9, 0.3
 
 
+def bus_model(rng: np.random.Generator) -> Tuple[Primitives, float, float]:
+    """A city bus: a long tall body above the wheels and a roof unit, in
+    its own frame (label 13)."""
+    L, W = rng.uniform(10.5, 12.5), rng.uniform(2.45, 2.55)
+    H = rng.uniform(2.9, 3.2)
+    refl = rng.uniform(0.2, 0.45)
+    rows = [[0, 0, (0.35 + H) / 2, L / 2, W / 2, (H - 0.35) / 2, 0],
+            [-0.1 * L, 0, H + 0.15, 0.2 * L, 0.4 * W, 0.15, 0]]
+    return make_primitives(BOX, rows, BUS, refl=refl), L / 2, W / 2
+
+
+def truck_model(rng: np.random.Generator) -> Tuple[Primitives, float,
+                                                   float]:
+    """A truck: a cab ahead of a taller cargo box, in its own frame
+    (label 18)."""
+    cargo, cab = rng.uniform(4.5, 7.5), rng.uniform(1.8, 2.3)
+    W = rng.uniform(2.3, 2.5)
+    Hc, Hb = rng.uniform(2.5, 2.9), rng.uniform(3.0, 3.8)
+    L = cargo + cab + 0.3
+    refl = rng.uniform(0.15, 0.5)
+    rows = [[L / 2 - cab / 2, 0, (0.5 + Hc) / 2, cab / 2, W / 2,
+             (Hc - 0.5) / 2, 0],
+            [-L / 2 + cargo / 2, 0, (0.7 + Hb) / 2, cargo / 2, W / 2,
+             (Hb - 0.7) / 2, 0]]
+    return make_primitives(BOX, rows, TRUCK, refl=refl), L / 2, W / 2
+
+
+def motorcycle_model(rng: np.random.Generator) -> Tuple[Primitives, float,
+                                                        float]:
+    """A motorcycle with its rider (all labelled motorcyclist, 32), in its
+    own frame."""
+    refl = rng.uniform(0.1, 0.5)
+    h = rng.uniform(1.45, 1.65)
+    prims = make_primitives(
+        [BOX, CYLINDER, ELLIPSOID],
+        [[0, 0, 0.5, 1.05, 0.3, 0.4, 0],                # wheels, engine
+         [-0.2, 0, (0.9 + h - 0.25) / 2, 0.25, 0.25, (h - 1.15) / 2, 0],
+         [-0.12, 0, h - 0.13, 0.14, 0.14, 0.15, 0]],     # helmet
+        MOTORCYCLIST, refl=refl)
+    return prims, 1.1, 0.4
+
+
 class AgentPlacement:
     """The agents of a :class:`~.scene.SceneBuilder` (a mixin).
 
@@ -157,7 +205,8 @@ class AgentPlacement:
         poses = np.stack([x, y, yaw], axis=1)
         active = np.hypot(x - self.ego_xy[:, 0], y - self.ego_xy[:, 1]) \
             < ACTIVE_RADIUS
-        return Agent(sem, 0, prims, poses, speed, hl, hw, kind, active)
+        z = None if self.relief is None else self.relief_at(poses[:, :2])
+        return Agent(sem, 0, prims, poses, speed, hl, hw, kind, active, z)
 
     def _along(self, k, s_fn, lat, backwards=False):
         st = self.streets[k]
@@ -174,11 +223,12 @@ class AgentPlacement:
         return lambda t: np.interp(t, ts, ss)
 
     def _event_times(self, lo: float, hi: float, gap_lo: float,
-                     gap_hi: float) -> List[float]:
+                     gap_hi: float, rng=None) -> List[float]:
         """Random event times in ``[lo, hi)`` with gaps ``U(gap_lo,
         gap_hi)``; the first one drawn lies inside the sequence, so every
-        sequence, however short, holds one event."""
-        rng = self.rng
+        sequence, however short, holds one event. ``rng``: the builder's
+        by default."""
+        rng = self.rng if rng is None else rng
         T = self.times[-1] if self.n > 1 else 0.0
         t0 = rng.uniform(0.0, T + 1e-3)
         times = [t0]

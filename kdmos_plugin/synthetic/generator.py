@@ -13,8 +13,15 @@ Written layout (exactly SemanticKITTI's)::
 A ``sensor`` (a :class:`~kdmos_plugin.sources.sensor_profile.SensorProfile`,
 preset name or profile file) makes the scans look like that sensor: its
 beams and elevations, horizontal resolution, range, mounting height, noise,
-intensity scale and scan rate (:mod:`.sensors`). Without one, the
+intensity scale and scan rate (:mod:`.sensors`), and the part of its own
+vehicle it sees (the profile's ``ego_body``: points labelled
+:data:`~.semantic_ids.EGO_BODY`, a static class). Without one, the
 ``preset`` LiDAR (HDL-64E-like beams, 10 Hz) writes what it always wrote.
+``scene_detail='rich'`` builds a richer street (:mod:`.scene`: roads with a
+grade and a camber, facades that are not straight, trees and hedges of
+several lobes, buses, trucks, motorcycles, slow and fast pedestrians,
+agents that start and stop); the default ``'plain'`` scene is the one the
+seeds always gave, byte for byte.
 
 Poses: the simulation runs in a world frame with LiDAR poses ``L_i``; the
 written camera poses are ``pose_i = Tr @ inv(L_0) @ L_i @ inv(Tr)``, so that
@@ -35,8 +42,10 @@ import numpy as np
 
 from ..datasets import kitti_io
 from .ego_path import SCAN_PERIOD
+from .geometry import intersect_box
 from .lidar import LIDAR_PRESETS, LidarModel
-from .scene import Scene, SceneBuilder
+from .scene import SCENE_DETAILS, Scene, SceneBuilder
+from .semantic_ids import EGO_BODY
 
 #: KITTI-like velodyne -> camera transform (the values of KITTI odometry
 #: sequence 00's calib.txt: x right, y down, z forward camera axes).
@@ -139,6 +148,8 @@ class SyntheticSequence:
             with varying speed and a stop.
         outlier_rate: Fraction of returns replaced by spurious short
             returns (labelled unlabeled, 0).
+        scene_detail: ``'plain'`` (default) or ``'rich'`` (see
+            :class:`~.scene.SceneBuilder`).
 
     Attributes:
         scene: The :class:`Scene`.
@@ -152,7 +163,7 @@ class SyntheticSequence:
                  preset: str = 'small',
                  ego_xy_yaw: Optional[np.ndarray] = None,
                  outlier_rate: float = 5e-4,
-                 sensor=None):
+                 sensor=None, scene_detail: str = 'plain'):
         if num_scans < 1:
             raise ValueError(f'num_scans must be >= 1, got {num_scans}')
         self.num_scans = int(num_scans)
@@ -170,11 +181,18 @@ class SyntheticSequence:
         ss = sequence_seed(seed, self.sequence)
         self._entropy = ss.entropy  # scans draw from spawn keys (1, i)
         layout_rng = np.random.default_rng(ss)
+        # the rich scene's own draws come from another stream, so that the
+        # plain part of a rich scene is laid out as the plain scene
+        rich_rng = np.random.default_rng(
+            np.random.SeedSequence(ss.entropy, spawn_key=(2, )))
         self.scene: Scene = SceneBuilder(
             self.num_scans, layout_rng, ego_xy_yaw,
             sensor_height=self.lidar.height,
-            scan_period=self.scan_period).build()
+            scan_period=self.scan_period, detail=scene_detail,
+            detail_rng=rich_rng).build()
         self.lidar_poses = self.scene.poses
+        self.ego_body = None if self.profile is None else \
+            self.profile.ego_body
 
     def scan(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
         """Simulate scan ``i``.
@@ -196,6 +214,8 @@ class SyntheticSequence:
         prims = self.scene.primitives(i)
         cast = self.lidar.cast(prims, self.lidar_poses[i], self.scene.ground,
                                rng)
+        if self.ego_body is not None:
+            self._cast_ego_body(cast)
         points, idx, _ = self.lidar.returns(cast, rng)
         sem = cast['sem'].reshape(-1)[idx].astype(np.uint32)
         prim = cast['prim'].reshape(-1)[idx]
@@ -210,6 +230,24 @@ class SyntheticSequence:
             points[out, :3] *= (r_new / r)[:, None].astype(np.float32)
             labels[out] = 0
         return points, labels
+
+    def _cast_ego_body(self, cast: Dict[str, np.ndarray]) -> None:
+        """Put the ego vehicle's body (the profile's ``ego_body`` box,
+        rigid in the sensor frame) into a cast, in place: rays that hit it
+        before anything else return from it, labelled
+        :data:`~.semantic_ids.EGO_BODY` (static) with instance 0."""
+        x0, x1, y0, y1, z0, z1 = self.ego_body
+        box = np.array([(x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2,
+                        (x1 - x0) / 2, (y1 - y0) / 2, (z1 - z0) / 2, 0.0])
+        dirs = self.lidar.dirs.reshape(-1, 3)
+        t_ego, normal = intersect_box(dirs, box)
+        hit = t_ego < cast['t'].reshape(-1)
+        cast['t'].reshape(-1)[hit] = t_ego[hit]
+        cast['prim'].reshape(-1)[hit] = -3
+        cast['sem'].reshape(-1)[hit] = EGO_BODY
+        cast['refl'].reshape(-1)[hit] = np.float32(0.2)
+        cast['cos_inc'].reshape(-1)[hit] = np.abs(
+            (normal[hit] * dirs[hit]).sum(axis=1))
 
     def camera_poses(self, Tr: np.ndarray = KITTI_TR) -> np.ndarray:
         """(N, 4, 4) KITTI camera poses ``Tr @ inv(L_0) @ L_i @ inv(Tr)``."""
@@ -232,7 +270,7 @@ def write_sequence(out_root: str, sequence: str, num_scans: int,
                    seed: int = 0, preset: str = 'small',
                    kitti_poses_root: Optional[str] = None,
                    kitti_start: Optional[int] = None,
-                   sensor=None) -> str:
+                   sensor=None, scene_detail: str = 'plain') -> str:
     """Simulate one sequence and write it in the SemanticKITTI layout.
 
     Args:
@@ -247,6 +285,8 @@ def write_sequence(out_root: str, sequence: str, num_scans: int,
         sensor: A sensor profile (object, preset name or file) to imitate
             instead of the ``preset``; its profile is written to
             ``sensor.json`` beside the scans.
+        scene_detail: ``'plain'`` or ``'rich'`` (see
+            :class:`~.scene.SceneBuilder`).
 
     Returns:
         str: The sequence folder.
@@ -264,7 +304,7 @@ def write_sequence(out_root: str, sequence: str, num_scans: int,
         ego = kitti_trajectory(kitti_poses_root, sequence, num_scans, rng,
                                kitti_start, scan_period=period)
     sim = SyntheticSequence(num_scans, seed, sequence, preset, ego,
-                            sensor=sensor)
+                            sensor=sensor, scene_detail=scene_detail)
     seq_dir = osp.join(out_root, 'sequences', sequence)
     os.makedirs(osp.join(seq_dir, 'velodyne'), exist_ok=True)
     os.makedirs(osp.join(seq_dir, 'labels'), exist_ok=True)
@@ -288,12 +328,13 @@ def write_sequence(out_root: str, sequence: str, num_scans: int,
 def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
                   seed: int = 0, preset: str = 'small',
                   kitti_poses_root: Optional[str] = None,
-                  sensor=None) -> List[str]:
+                  sensor=None, scene_detail: str = 'plain') -> List[str]:
     """Write several sequences (see :func:`write_sequence`).
 
     Args:
         sensor: One profile for every sequence, or a list with one profile
             (object, name or file) a sequence (sensor randomisation).
+        scene_detail: ``'plain'`` or ``'rich'``.
 
     Returns:
         list: The sequence folders.
@@ -301,6 +342,9 @@ def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose one of '
                          f'{PRESETS}')
+    if scene_detail not in SCENE_DETAILS:
+        raise ValueError(f'unknown scene detail {scene_detail!r}; choose '
+                         f'one of {SCENE_DETAILS}')
     sequences = [str(seq) for seq in sequences]
     sensors = sensor if isinstance(sensor, (list, tuple)) else \
         [sensor] * len(sequences)
@@ -308,5 +352,6 @@ def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
         raise ValueError(f'{len(sensors)} sensors for {len(sequences)} '
                          'sequences')
     return [write_sequence(out_root, seq, num_scans, seed, preset,
-                           kitti_poses_root, sensor=sen)
+                           kitti_poses_root, sensor=sen,
+                           scene_detail=scene_detail)
             for seq, sen in zip(sequences, sensors)]

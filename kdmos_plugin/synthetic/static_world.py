@@ -3,7 +3,9 @@
 :class:`StaticWorld` adds to a :class:`~.scene.SceneBuilder`: lots with
 buildings (facades with bays and balconies, upper storeys), fences,
 hedges and parks; poles, signs, street trees and unlabeled clutter on the
-sidewalks; parked cars in the parking lanes.
+sidewalks; parked cars in the parking lanes. A rich scene (the builder's
+``detail``) adds jogs to the facades and lobes to the crowns and bushes
+(:class:`~.rich_detail.RichDetail`).
 """
 from typing import List, Tuple
 
@@ -37,18 +39,24 @@ class StaticWorld:
         self._add_static(make_primitives(
             CYLINDER, [x, y, th / 2, tr, tr, th / 2, 0], TRUNK,
             refl=rng.uniform(0.3, 0.45)))
-        self._add_static(make_primitives(
+        crown = make_primitives(
             ELLIPSOID, [x, y, th + 0.6 * cz, cr, cr * rng.uniform(0.8, 1.0),
                         cz, rng.uniform(0, np.pi)], VEGETATION,
-            refl=rng.uniform(0.35, 0.5), porosity=0.15, depth_jitter=0.3))
+            refl=rng.uniform(0.35, 0.5), porosity=0.15, depth_jitter=0.3)
+        self._add_static(crown)
+        if self.detail == 'rich':
+            self._lobes(crown.params[0], 3, 6, 0.15, 0.3)
 
     def _bush(self, x, y, yaw):
         rng = self.rng
         r = rng.uniform(0.6, 1.6)
-        self._add_static(make_primitives(
+        bush = make_primitives(
             ELLIPSOID, [x, y, 0.4 * r, r, r * rng.uniform(0.6, 1.0),
                         rng.uniform(0.5, 0.9) * r, yaw], VEGETATION,
-            refl=rng.uniform(0.35, 0.5), porosity=0.1, depth_jitter=0.2))
+            refl=rng.uniform(0.35, 0.5), porosity=0.1, depth_jitter=0.2)
+        self._add_static(bush)
+        if self.detail == 'rich':
+            self._lobes(bush.params[0], 2, 4, 0.1, 0.2)
 
     def _building(self, k, side, sc, length, depth, height, setback):
         """Box parameters of a building beside street ``k`` at ``sc``, moved
@@ -132,6 +140,8 @@ class StaticWorld:
                     self._add_static(make_primitives(BOX, params, BUILDING,
                                                      refl=refl))
                     self._facade(k, side, params, refl)
+                    if self.detail == 'rich':
+                        self._rich_facade(k, side, params, refl)
                     if rng.random() < 0.3 and height > 6:  # upper storey
                         h2 = rng.uniform(2.5, 5)
                         up = params.copy()

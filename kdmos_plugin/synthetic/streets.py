@@ -21,6 +21,42 @@ CURB_HEIGHT = 0.12
 ROAD_CROWN = 0.08
 
 
+def relief_height(relief: Optional[dict], s: np.ndarray,
+                  lat: np.ndarray) -> np.ndarray:
+    """Height [m] of the road relief of a rich scene at main-street
+    coordinates: a grade ``amp * sin(2 pi s / wavelength + phase)`` along
+    the street and a camber (cross slope ``camber``, left side up when
+    positive) across the road and sidewalks, flat beyond them.
+
+    Args:
+        relief: ``amp`` [m], ``wavelength`` [m], ``phase`` [rad],
+            ``camber`` [m/m] and ``outer`` (lateral extent of the camber
+            [m]); None: flat (zeros).
+        s: (n,) positions along the main street [m].
+        lat: (n,) lateral offsets [m].
+
+    Returns:
+        np.ndarray: (n,) heights [m].
+    """
+    s = np.asarray(s, dtype=np.float64)
+    if relief is None:
+        return np.zeros(s.shape)
+    lat = np.clip(np.asarray(lat, dtype=np.float64), -relief['outer'],
+                  relief['outer'])
+    return relief['amp'] * np.sin(2 * np.pi * s / relief['wavelength']
+                                  + relief['phase']) + relief['camber'] * lat
+
+
+def relief_grade(relief: Optional[dict], s: np.ndarray) -> np.ndarray:
+    """(n,) slope ``d height / d s`` of :func:`relief_height` along the
+    street (0 without relief)."""
+    s = np.asarray(s, dtype=np.float64)
+    if relief is None:
+        return np.zeros(s.shape)
+    k = 2 * np.pi / relief['wavelength']
+    return relief['amp'] * k * np.cos(k * s + relief['phase'])
+
+
 def ground_undulation(waves: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Height [m] of the ground undulation at points ``xy (n, 2)``; waves
     (K, 4) rows ``amplitude [m], kx, ky [rad/m], phase``."""
@@ -203,7 +239,8 @@ class GroundSurface:
     """Ray hits of the ground of a :class:`~.scene.Scene` (a mixin).
 
     Uses the scene's ``streets``, ``waves`` (ground undulation, see
-    :func:`ground_undulation`) and ``s_crosswalk``.
+    :func:`ground_undulation`), ``s_crosswalk`` and ``relief`` (None, or
+    the grade and camber of a rich scene, see :func:`relief_height`).
     """
 
     def ground(self, origin: np.ndarray, D: np.ndarray):
@@ -239,10 +276,34 @@ class GroundSurface:
             cls, refl, base = self._classify(proj, t - t0)
             p = origin[:2] + t[:, None] * D[:, :2]
             t = (origin[2] - base - ground_undulation(self.waves, p)) / dz
+        if getattr(self, 'relief', None) is not None:
+            t = self._relief_hit(origin, D, proj, t, t0)
         cls, refl, _ = self._classify(proj, t - t0)
         normal = np.zeros((n, 3))
         normal[:, 2] = 1.0
         return t, cls.astype(np.int32), refl.astype(np.float32), normal
+
+    def _height(self, origin, D, proj, t, t0):
+        """(n,) ground height [m] under the points at distance ``t`` along
+        the rays, relief included."""
+        _, _, base = self._classify(proj, t - t0)
+        p = origin[:2] + t[:, None] * D[:, :2]
+        s0, lat0, ds, dl = proj[0]
+        return base + ground_undulation(self.waves, p) + relief_height(
+            self.relief, s0 + (t - t0) * ds, lat0 + (t - t0) * dl)
+
+    def _relief_hit(self, origin, D, proj, t, t0, steps: int = 4):
+        """Newton steps on ``origin_z + t D_z - height(t) = 0`` from the
+        flat ground's hit ``t``: a grade makes the fixed-point iteration
+        of flat ground diverge on grazing rays."""
+        h = 0.05  # [m] along the ray, for the slope of the height field
+        for _ in range(steps):
+            f = origin[2] + t * D[:, 2] - self._height(origin, D, proj, t, t0)
+            f_h = origin[2] + (t + h) * D[:, 2] - self._height(
+                origin, D, proj, t + h, t0)
+            slope = np.minimum((f_h - f) / h, -1e-3)  # descending rays
+            t = np.maximum(t - f / slope, 0.1)
+        return t
 
     def _classify(self, proj, dt):
         """Ground class, reflectivity and base height [m] of ground points.

@@ -1,5 +1,5 @@
 """Load the current scan and its neighbours in the current LiDAR frame."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -14,8 +14,15 @@ class LoadMOSScans(BaseTransform):
     """Load scan ``t`` and ``num_past`` past (and ``num_future`` future)
     scans of its sequence.
 
-    Past scan ``t - k`` (age ``k``, k = 1..num_past) is clamped to scan 0 at
-    the sequence start; future scans beyond the sequence end are not loaded.
+    Past scan ``t - k * stride`` (age ``k``, k = 1..num_past) is clamped to
+    scan 0 at the sequence start; future scan ``t + f * stride`` beyond the
+    sequence end is not loaded. ``stride`` is the sequence's sensor's
+    :meth:`~kdmos_plugin.sources.sensor_profile.SensorProfile.scan_stride`
+    (``seq_info['sensor']``, set by the dataset's ``sensor`` argument): 2 for
+    a 20 Hz sensor, so that its K past scans span the 0.7 s of the 10 Hz
+    training window; 1 without a profile (every scan a past scan, as
+    SemanticKITTI) and for sensors at 10 Hz or slower. The ages stay
+    ``1..K`` (the model's time axis counts past scans, not sensor frames).
     Past and current scans are merged into ``multi_points`` in the current
     LiDAR frame with ``inv(P_t) @ P_j``, the current scan first and in file
     order. Future scans only serve the reference motion features and never
@@ -27,7 +34,8 @@ class LoadMOSScans(BaseTransform):
     - scan_index (int): position ``t`` of the scan in its sequence
     - seq_info (dict): ``lidar_paths`` (list[str]), ``lidar_poses``
       ((S, 4, 4) float64 or None), optional ``scan_cache`` ({index:
-      (N, 4) float32}) of scans already in memory
+      (N, 4) float32}) of scans already in memory, optional ``sensor``
+      (SensorProfile or None: the past-scan stride)
 
     Added Keys:
 
@@ -53,14 +61,23 @@ class LoadMOSScans(BaseTransform):
             features).
         num_future: Future scans (7 for the reference motion features).
         with_multi_points: Build ``multi_points``.
+        stride: Every how many scans a past scan is taken: ``'sensor'``
+            (default: the sequence's profile's ``scan_stride()``, 1 without
+            one) or a fixed int >= 1.
     """
 
     def __init__(self,
                  num_past: int = 7,
                  num_future: int = 0,
-                 with_multi_points: bool = True) -> None:
+                 with_multi_points: bool = True,
+                 stride: Union[str, int] = 'sensor') -> None:
         if num_past < 0 or num_future < 0:
             raise ValueError('num_past and num_future must be >= 0')
+        if stride != 'sensor' and (isinstance(stride, bool) or
+                                   not isinstance(stride, int) or stride < 1):
+            raise ValueError(f"stride must be 'sensor' or an int >= 1, got "
+                             f'{stride!r}')
+        self.stride = stride
         self.num_past = num_past
         self.num_future = num_future
         self.with_multi_points = with_multi_points
@@ -100,13 +117,17 @@ class LoadMOSScans(BaseTransform):
                 cache[j] = read_points(paths[j])
             return cache[j]
 
+        stride = self.stride
+        if stride == 'sensor':
+            sensor = seq_info.get('sensor')
+            stride = 1 if sensor is None else sensor.scan_stride()
         sweeps = []
         for k in range(1, self.num_past + 1):
-            j = max(t - k, 0)
+            j = max(t - k * stride, 0)
             sweeps.append(dict(index=j, age=k, points=load(j), pose=poses[j],
                                to_current=relative_pose(cur_pose, poses[j])))
         for f in range(1, self.num_future + 1):
-            j = t + f
+            j = t + f * stride
             if j >= seq_len:
                 break
             sweeps.append(dict(index=j, age=-f, points=load(j), pose=poses[j],
@@ -119,7 +140,8 @@ class LoadMOSScans(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_past={self.num_past}, '
                 f'num_future={self.num_future}, '
-                f'with_multi_points={self.with_multi_points})')
+                f'with_multi_points={self.with_multi_points}, '
+                f'stride={self.stride!r})')
 
 
 def build_multi_points(points: np.ndarray, sweeps: List[dict]) -> np.ndarray:
