@@ -3,7 +3,8 @@
 Usage:
     python tools/make_synthetic_data.py OUT --sequences 00 08 --scans 100 \
         --seed 0 [--preset small|full | --sensor PRESET|FILE [...]] \
-        [--scan-rate HZ] [--kitti-poses tests/data/kitti_poses]
+        [--scan-rate HZ] [--horizontal-resolution DEG] \
+        [--scene-detail plain|rich] [--kitti-poses tests/data/kitti_poses]
 
 Writes ``OUT/sequences/XX/{velodyne,labels}/NNNNNN.*``, ``poses.txt``,
 ``calib.txt`` and ``times.txt`` exactly as SemanticKITTI. The same seed gives
@@ -21,13 +22,16 @@ k mod count): one dataset of many sensors; ``--sensor random`` draws a
 random spinning LiDAR a sequence from the seed (beams, field of view,
 resolution, rate, height, range, intensity scale: sensor randomisation).
 Each sequence then holds its
-``sensor.json``. Without ``--sensor`` the ``--preset`` LiDAR (default
+``sensor.json``; a profile's ``ego_body`` puts the own car into the scans
+(label 99, static). ``--scene-detail rich`` builds richer streets (grade
+and camber, facades with jogs, lobed trees, buses, trucks, motorcycles,
+slow, fast and stop-and-go movers); the default scenes stay byte for byte
+what the seeds gave. Without ``--sensor`` the ``--preset`` LiDAR (default
 ``small``) writes what it always wrote. Files of those names that this tool
 did not write (e.g. a real dataset at OUT) are never replaced: it stops
 first. See ``kdmos_plugin.synthetic``.
 """
 import argparse
-import time
 
 
 def parse_args(argv=None):
@@ -49,6 +53,16 @@ def parse_args(argv=None):
     parser.add_argument('--scan-rate', type=float, default=None,
                         metavar='HZ',
                         help="override the sensors' scan rate")
+    parser.add_argument('--horizontal-resolution', type=float, default=None,
+                        metavar='DEG',
+                        help="override the sensors' azimuth step (coarse "
+                        'scans for smoke runs)')
+    parser.add_argument('--scene-detail', choices=('plain', 'rich'),
+                        default='plain',
+                        help='rich: roads with grade and camber, facades '
+                        'with jogs, lobed trees, buses, trucks, '
+                        'motorcycles, slow/fast and stop-and-go movers '
+                        '(default plain: the scenes the seeds always gave)')
     parser.add_argument('--kitti-poses', default=None,
                         help='folder with XX/poses.txt real KITTI '
                         'trajectories to drive along (optional)')
@@ -57,37 +71,21 @@ def parse_args(argv=None):
         parser.error('--preset and --sensor exclude each other')
     if args.scan_rate is not None and not args.sensor:
         parser.error('--scan-rate needs --sensor')
+    if args.horizontal_resolution is not None and not args.sensor:
+        parser.error('--horizontal-resolution needs --sensor')
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from kdmos_plugin.synthetic import write_sequence
-    from kdmos_plugin.synthetic.sensors import resolve_sensors
-    from kdmos_plugin.utils.owned_files import claim_files
-    preset = args.preset or 'small'
-    try:  # every profile is checked before anything is written
-        sensors = resolve_sensors(args.sensor, args.scan_rate,
-                                  len(args.sequences), args.seed)
+    from kdmos_plugin.synthetic.generator import make_synthetic_data
+    try:
+        make_synthetic_data(
+            args.out, args.sequences, args.scans, args.seed, args.preset,
+            args.sensor, args.scan_rate, args.kitti_poses, args.scene_detail,
+            args.horizontal_resolution)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f'make_synthetic_data: {err}') from None
-    names = ['poses.txt', 'calib.txt', 'times.txt'] + (
-        ['sensor.json'] if args.sensor else [])
-    claim_files(args.out, [
-        f'sequences/{seq}/{name}' for seq in args.sequences
-        for name in names + [
-            f'{folder}/{i:06d}.{ext}' for i in range(args.scans)
-            for folder, ext in (('velodyne', 'bin'), ('labels', 'label'))]
-    ], hint='Write the synthetic data to another folder.')
-    for seq, sensor in zip(args.sequences, sensors):
-        start = time.perf_counter()
-        path = write_sequence(args.out, seq, args.scans, args.seed, preset,
-                              args.kitti_poses, sensor=sensor)
-        took = time.perf_counter() - start
-        what = preset if sensor is None else \
-            f'{sensor.name}, {sensor.scan_rate:g} Hz'
-        print(f'{path}: {args.scans} scans ({what}) in {took:.1f} s, '
-              f'{took / args.scans:.3f} s a scan')
 
 
 if __name__ == '__main__':

@@ -35,8 +35,10 @@ Example:
 """
 import os
 import os.path as osp
+import time
 import zlib
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 
@@ -355,3 +357,79 @@ def write_dataset(out_root: str, sequences: Iterable[str], num_scans: int,
                            kitti_poses_root, sensor=sen,
                            scene_detail=scene_detail)
             for seq, sen in zip(sequences, sensors)]
+
+
+def make_synthetic_data(out_root: str, sequences: Sequence[str],
+                        num_scans: int, seed: int = 0,
+                        preset: Optional[str] = None,
+                        sensors: Optional[Sequence] = None,
+                        scan_rate: Optional[float] = None,
+                        kitti_poses_root: Optional[str] = None,
+                        scene_detail: str = 'plain',
+                        horizontal_resolution: Optional[float] = None,
+                        log: Callable[[str], None] = print) -> List[str]:
+    """What ``tools/make_synthetic_data.py`` does: check every sensor, claim
+    the output files, write the sequences and log a line for each.
+
+    Args:
+        out_root: Data root.
+        sequences: Sequence names.
+        num_scans: Scans a sequence.
+        seed: Global seed.
+        preset: ``'small'`` (default) or ``'full'``; excludes ``sensors``.
+        sensors: Presets, profile files or profiles given to the sequences
+            in turn, or ``['random']`` (see
+            :func:`~.sensors.resolve_sensors`); None: the ``preset``.
+        scan_rate: Replaces the sensors' scan rate [Hz].
+        kitti_poses_root: Optional real KITTI trajectories to drive along.
+        scene_detail: ``'plain'`` or ``'rich'``.
+        horizontal_resolution: Replaces the sensors' azimuth step [deg]
+            (coarse scans for smoke runs).
+        log: Where the progress lines go.
+
+    Returns:
+        list: The sequence folders.
+
+    Raises:
+        ValueError: Bad options, an unknown preset, an invalid profile.
+        FileNotFoundError: A profile file that does not exist.
+        ForeignFilesError: ``out_root`` holds files of those names that
+            this package did not write (nothing is replaced).
+    """
+    from ..utils.owned_files import claim_files
+    from .sensors import resolve_sensors
+    if sensors and preset:
+        raise ValueError('a preset and sensors exclude each other')
+    if (scan_rate is not None or horizontal_resolution is not None) and \
+            not sensors:
+        raise ValueError('a scan rate or horizontal resolution needs sensors')
+    if scene_detail not in SCENE_DETAILS:
+        raise ValueError(f'unknown scene detail {scene_detail!r}; choose '
+                         f'one of {SCENE_DETAILS}')
+    preset = preset or 'small'
+    sequences = [str(s) for s in sequences]
+    # every profile is checked before anything is written
+    profiles = resolve_sensors(sensors, scan_rate, len(sequences), seed,
+                               horizontal_resolution)
+    names = ['poses.txt', 'calib.txt', 'times.txt'] + (
+        ['sensor.json'] if sensors else [])
+    claim_files(out_root, [
+        f'sequences/{seq}/{name}' for seq in sequences
+        for name in names + [
+            f'{folder}/{i:06d}.{ext}' for i in range(num_scans)
+            for folder, ext in (('velodyne', 'bin'), ('labels', 'label'))]
+    ], hint='Write the synthetic data to another folder.')
+    paths = []
+    for seq, sensor in zip(sequences, profiles):
+        start = time.perf_counter()
+        paths.append(write_sequence(out_root, seq, num_scans, seed, preset,
+                                    kitti_poses_root, sensor=sensor,
+                                    scene_detail=scene_detail))
+        took = time.perf_counter() - start
+        what = preset if sensor is None else \
+            f'{sensor.name}, {sensor.scan_rate:g} Hz'
+        if scene_detail != 'plain':
+            what += f', {scene_detail} scene'
+        log(f'{paths[-1]}: {num_scans} scans ({what}) in {took:.1f} s, '
+            f'{took / num_scans:.3f} s a scan')
+    return paths

@@ -87,7 +87,9 @@ def scan_period(profile: Union[str, SensorProfile]) -> float:
 def resolve_sensors(names: Optional[Sequence[Union[str, SensorProfile]]],
                     scan_rate: Optional[float],
                     num_sequences: int,
-                    random_seed: int = 0) -> List[Optional[SensorProfile]]:
+                    random_seed: int = 0,
+                    horizontal_resolution: Optional[float] = None
+                    ) -> List[Optional[SensorProfile]]:
     """The profile of each sequence for ``tools/make_synthetic_data.py``.
 
     Args:
@@ -99,6 +101,8 @@ def resolve_sensors(names: Optional[Sequence[Union[str, SensorProfile]]],
             ``<name>-<rate>hz``.
         num_sequences: How many sequences.
         random_seed: Seed of the random profiles.
+        horizontal_resolution: An azimuth step [deg] replacing the
+            profiles' (coarse scans for smoke runs); the name stays.
 
     Returns:
         list: ``num_sequences`` profiles (or ``None`` each).
@@ -119,6 +123,10 @@ def resolve_sensors(names: Optional[Sequence[Union[str, SensorProfile]]],
         profiles = [dataclasses.replace(
             p, name=f'{p.name}-{scan_rate:g}hz', scan_rate=float(scan_rate))
             for p in profiles]
+    if horizontal_resolution is not None:
+        profiles = [dataclasses.replace(
+            p, horizontal_resolution=float(horizontal_resolution))
+            for p in profiles]
     return [profiles[k % len(profiles)] for k in range(num_sequences)]
 
 
@@ -129,8 +137,9 @@ def random_profile(rng: np.random.Generator, name: str) -> SensorProfile:
     elevation in [-30, -15] deg (lower when needed to keep beams 0.3 deg
     apart) and the highest in [2, 22.5] deg, an azimuth
     step in [0.1, 0.4] deg, a scan rate from {2, 10, 20} Hz, a mounting
-    height in [1.5, 2.0] m, a range in [80, 120] m and an intensity scale
-    from {1, 255, none}.
+    height in [1.5, 2.0] m, a range in [80, 120] m, an intensity scale
+    from {1, 255, none} and, for half of them, the roof of the own car in
+    view (``ego_body``: its top 0.3-0.7 m below the sensor).
 
     Args:
         rng: The random generator (a seed fixes the profile).
@@ -144,11 +153,19 @@ def random_profile(rng: np.random.Generator, name: str) -> SensorProfile:
     low, high = float(rng.uniform(-30.0, -15.0)), float(rng.uniform(2.0, 22.5))
     # beams at least 0.3 deg apart (the calibration jitter keeps the order)
     low = min(low, high - 0.3 * (beams - 1))
+    step = float(rng.uniform(0.1, 0.4))  # the draws in their old order
+    max_range = float(rng.uniform(80.0, 120.0))
+    height = float(rng.uniform(1.5, 2.0))
+    rate = float(rng.choice([2.0, 10.0, 20.0]))
+    ego_body = None
+    if rng.random() < 0.5:  # the sensor sees the roof of its car
+        top = float(rng.uniform(0.3, 0.7))
+        ego_body = (-float(rng.uniform(1.8, 3.0)),
+                    float(rng.uniform(0.8, 2.0)), -0.9, 0.9, 0.15 - height,
+                    -top)
     return SensorProfile(
         name=name, beams=beams, vertical_fov=(low, high),
-        horizontal_resolution=float(rng.uniform(0.1, 0.4)),
-        max_range=float(rng.uniform(80.0, 120.0)), min_range=1.0,
-        mounting_height=float(rng.uniform(1.5, 2.0)),
-        scan_rate=float(rng.choice([2.0, 10.0, 20.0])),
-        intensity_scale=scale, intensity_fill=0.0,
+        horizontal_resolution=step, max_range=max_range, min_range=1.0,
+        mounting_height=height, scan_rate=rate,
+        intensity_scale=scale, intensity_fill=0.0, ego_body=ego_body,
         description='random profile (sensor randomisation)')
