@@ -133,6 +133,16 @@ class RichDetail:
         main = self.streets[0]
         T = self.times[-1] if self.n > 1 else 0.0
         lane = main.lane_offset
+        # cars that stop in their lane for a few seconds and drive on (first:
+        # the movers after them give way)
+        for tau in self._event_times(-2.0, T + 2, 4.0, 10.0, rng):
+            v = rng.uniform(4.0, 10.0)
+            wait = rng.uniform(1.5, 5.0)
+            s_m = float(self.ego_s_at(tau)) + rng.uniform(-10, 30)
+            fn = self._knots([tau - 100, tau, tau + wait, tau + wait + 100],
+                             [s_m + 100 * v, s_m, s_m, s_m - 100 * v])
+            self._agent(car_model(rng), self._along(0, fn, lane, True), CAR,
+                        'stop-and-go car')
         # buses and trucks, oncoming or ahead, sometimes on the cross street
         for tau in self._event_times(-4.0, T + 4, 6.0, 14.0, rng):
             sem = BUS if rng.random() < 0.5 else TRUCK
@@ -159,15 +169,6 @@ class RichDetail:
                                [s_m + 100 * v, s_m - 100 * v]),
                 lane + rng.uniform(-0.5, 0.5), True), MOTORCYCLIST,
                 'motorcycle')
-        # cars that stop in their lane for a few seconds and drive on
-        for tau in self._event_times(-2.0, T + 2, 5.0, 12.0, rng):
-            v = rng.uniform(4.0, 10.0)
-            wait = rng.uniform(1.5, 5.0)
-            s_m = float(self.ego_s_at(tau)) + rng.uniform(-10, 30)
-            fn = self._knots([tau - 100, tau, tau + wait, tau + wait + 100],
-                             [s_m + 100 * v, s_m, s_m, s_m - 100 * v])
-            self._agent(car_model(rng), self._along(0, fn, lane, True), CAR,
-                        'stop-and-go car')
         # slow, fast and pausing pedestrians on the main street's sidewalks
         lo = float(self.ego_s.min()) - 50
         hi = float(self.ego_s.max()) + 50

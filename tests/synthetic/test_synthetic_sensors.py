@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kdmos_plugin.sources.sensor_profile import SensorProfile, get_profile
-from kdmos_plugin.synthetic import SyntheticSequence, write_sequence
+from kdmos_plugin.synthetic import EGO_BODY, SyntheticSequence, write_sequence
 from kdmos_plugin.synthetic.sensors import lidar_from_profile, scan_period
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,10 +35,14 @@ PROFILES = {
 }
 
 
-def read_sequence(seq_dir):
+def read_sequence(seq_dir, labels=False):
     scans = sorted(Path(seq_dir, 'velodyne').glob('*.bin'))
     points = [np.fromfile(p, np.float32).reshape(-1, 4) for p in scans]
     times = np.loadtxt(osp.join(seq_dir, 'times.txt'), ndmin=1)
+    if labels:
+        sem = [np.fromfile(p, np.uint32) & 0xFFFF for p in sorted(
+            Path(seq_dir, 'labels').glob('*.label'))]
+        return points, times, sem
     return points, times
 
 
@@ -46,7 +50,7 @@ def read_sequence(seq_dir):
 def test_profile_sequence_matches_its_profile(tmp_path, key):
     profile = PROFILES[key]
     seq_dir = write_sequence(str(tmp_path), '00', 3, seed=1, sensor=profile)
-    points, times = read_sequence(seq_dir)
+    points, times, sem = read_sequence(seq_dir, labels=True)
     assert len(points) == 3
     # rate: the written times and the simulated motion
     np.testing.assert_allclose(np.diff(times), 1.0 / profile.scan_rate,
@@ -65,7 +69,11 @@ def test_profile_sequence_matches_its_profile(tmp_path, key):
     # range and mounting height: the road lies mounting_height below
     rng = np.linalg.norm(xyz, axis=1)
     assert rng.min() >= profile.min_range and rng.max() <= profile.max_range
-    road = xyz[el < -5.0, 2]
+    # (not counting the points on the own car, where the profile has one:
+    # there, and only there, the scans hold them)
+    ego = np.concatenate(sem) == EGO_BODY
+    assert ego.any() == (profile.ego_body is not None)
+    road = xyz[(el < -5.0) & ~ego, 2]
     assert abs(np.median(road) + profile.mounting_height) < 0.3
     # intensity on the profile's scale
     inten = np.concatenate(points)[:, 3]
