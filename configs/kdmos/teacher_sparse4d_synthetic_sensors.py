@@ -7,16 +7,10 @@
 _base_ = ['./teacher_sparse4d_synthetic.py']
 from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 
-data_root = 'data/synthetic_mixed_sensors'
-train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
-    normalize_intensity=True)
-test_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=False,
-    normalize_intensity=True)
-train_dataloader = dict(
-    dataset=dict(data_root=data_root, sensor='auto',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(data_root=data_root, sensor='auto', pipeline=test_pipeline))
+sensors = dict(data_root='data/synthetic_mixed_sensors', sensor='auto')
+train_pipeline, test_pipeline = (
+    mos_pipeline(_base_.num_past_scans, _base_.voxelize_cfg, train=train,
+                 normalize_intensity=True) for train in (True, False))
+train_dataloader = dict(dataset=dict(sensors, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(sensors, pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from ..sources.sensor_profile import get_profile
 from .demo import (REPO, check_writable, clear_output_dir, last_checkpoint,
                    log, logits_root_option, run_tool)
 
@@ -271,6 +272,8 @@ def make_plan(root: str, scans: int = 30, seed: int = 0, epochs: int = 3,
                                                             randomised]
     for name in names:
         preset, rate = HELD_OUT[name]
+        if rate == get_profile(preset).scan_rate:
+            rate = None  # the preset's own: keeps its name
         if not only_randomised:
             plan.train_sets.append(DataSet(f'own-{name}', train_seqs,
                                            [preset], rate))

@@ -53,8 +53,9 @@ class SemanticKittiMOSDataset(BaseDataset):
         label_dtype: Element type of the ``.label`` files: ``'uint32'``
             (SemanticKITTI, default) or ``'uint8'`` (nuScenes-MOS).
         sensor: The sensor profile of the scans, for
-            ``MOSNormalizeIntensity``: None (default: unknown, intensities
-            pass as they are), a preset name or profile file for every
+            ``MOSNormalizeIntensity`` and the past-scan stride of
+            ``LoadMOSScans`` (every 2nd scan at 20 Hz): None (default:
+            unknown, intensities pass as they are, every scan a past scan), a preset name or profile file for every
             sequence, ``{sequence: name or file}``, or ``'auto'``: each
             sequence's ``sensor.json`` (as ``tools/make_synthetic_data.py
             --sensor`` writes it; missing is an error).

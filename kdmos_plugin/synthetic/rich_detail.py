@@ -172,15 +172,14 @@ class RichDetail:
         # slow, fast and pausing pedestrians on the main street's sidewalks
         lo = float(self.ego_s.min()) - 50
         hi = float(self.ego_s.max()) + 50
-        for s in np.arange(lo, hi, 12.0):
+        for s0 in np.arange(lo, hi, 12.0) + rng.uniform(0, 12):
             if rng.random() > 0.5:
                 continue
-            side = rng.choice([-1, 1])
+            # a side (+-1), a walking direction (+-1) and a kind
+            side, d = rng.choice([-1, 1], 2)
+            u = rng.random()
             lat = side * (main.half_width + rng.uniform(
                 1.0, max(1.05, main.sidewalk - 0.8)))
-            d = rng.choice([-1, 1])
-            s0 = s + rng.uniform(0, 12)
-            u = rng.random()
             if u < 0.4:
                 v, kind = rng.uniform(0.3, 0.7), 'slow person'
                 fn = self._knots([-100, 100], [s0 - d * 100 * v,

@@ -21,6 +21,7 @@ tuned to look like real scans, not measured.
 (16, 255.0)
 """
 import dataclasses
+import re
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -43,8 +44,13 @@ DEFAULT_NOISE = dict(range_noise=0.02, dropout=0.015, far_dropout=0.35)
 
 def sensor_noise(profile: SensorProfile) -> dict:
     """``range_noise`` [m], ``dropout`` and ``far_dropout`` of a profile:
-    its preset's entry of :data:`SENSOR_NOISE`, else :data:`DEFAULT_NOISE`."""
-    return dict(SENSOR_NOISE.get(profile.name, DEFAULT_NOISE))
+    its preset's entry of :data:`SENSOR_NOISE` (also under the
+    ``<preset>-<rate>hz`` name :func:`resolve_sensors` gives a preset at
+    another rate), else :data:`DEFAULT_NOISE`."""
+    name = profile.name
+    base = re.sub(r'-[0-9.]+hz$', '', name)
+    return dict(SENSOR_NOISE.get(name, SENSOR_NOISE.get(base,
+                                                        DEFAULT_NOISE)))
 
 
 def lidar_from_profile(profile: Union[str, SensorProfile],

@@ -44,6 +44,8 @@ def test_plan_sets_runs_and_commands(tmp_path):
     assert cmd[cmd.index('--scene-detail') + 1] == 'rich'
     assert cmd[cmd.index('--scans') + 1] == '4'
     assert '--scan-rate' not in data_command(plan, plan.train_sets[0])
+    # a preset at its own rate keeps its name (and its noise figures)
+    assert '--scan-rate' not in data_command(plan, plan.train_sets[3])
     assert data_command(plan, plan.train_sets[1])[-1] == 'random'
     test = data_command(plan, plan.test_sets['vlp16-10hz'])
     assert test[test.index('--seed') + 1] == '1'

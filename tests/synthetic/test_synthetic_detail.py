@@ -237,3 +237,13 @@ def test_unknown_scene_detail_is_refused(tmp_path):
     with pytest.raises(ValueError, match='scene detail'):
         SyntheticSequence(1, scene_detail='fancy')
     assert BOX == 0  # the primitive kinds the checks above rely on
+
+
+def test_a_preset_at_another_rate_keeps_its_noise():
+    from kdmos_plugin.synthetic.sensors import (SENSOR_NOISE, resolve_sensors,
+                                                sensor_noise)
+    (slow, ) = resolve_sensors(['hdl32e'], 2.0, 1)
+    assert slow.name == 'hdl32e-2hz'
+    assert sensor_noise(slow) == SENSOR_NOISE['hdl32e']
+    (vlp, ) = resolve_sensors(['vlp16'], 20.0, 1)
+    assert sensor_noise(vlp) == SENSOR_NOISE['vlp16']

@@ -7,8 +7,9 @@
 #       --sensor hdl64e hdl32e vlp16 os1-64 os1-128
 # Each sequence holds its sensor.json; the dataset reads it (sensor='auto')
 # and MOSNormalizeIntensity puts every intensity on the 0-1 scale the model
-# learns. Not done yet: past scans of a 20 Hz sequence are taken at stride
-# 1 (its 7 past scans span 0.35 s, not 0.7 s). Otherwise synthetic_mos.py.
+# learns; LoadMOSScans takes the past scans at the profile's stride (every
+# 2nd scan of a 20 Hz sequence: 7 past scans span 0.7 s, as at 10 Hz).
+# Otherwise synthetic_mos.py.
 _base_ = ['./synthetic_mos.py']
 from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
 
