@@ -197,7 +197,7 @@ class Plan:
         """Where a teacher's offline logits go."""
         return self.root / 'logits' / run.name
 
-    def run(self, name: str) -> Run:
+    def find_run(self, name: str) -> Run:
         """The run of that name."""
         for run in self.runs:
             if run.name == name:
@@ -351,7 +351,7 @@ def train_command(plan: Plan, data, config: str = STUDENT_CFG) -> List[str]:
            f'experiment_name={run.name}', *_epoch_options(epochs)]
     if run.teacher is not None:
         cmd.append(logits_root_option(
-            run.config, plan.logits_dir(plan.run(run.teacher))))
+            run.config, plan.logits_dir(plan.find_run(run.teacher))))
     return cmd
 
 

@@ -34,9 +34,9 @@ def test_plan_sets_runs_and_commands(tmp_path):
         ('own-hdl32e-2hz', 'own'), ('own-vlp16-10hz', 'own'),
         ('randomised-teacher', 'randomised-teacher'),
         ('randomised-distilled', 'randomised-distilled')]
-    own = plan.run('own-hdl32e-2hz')
+    own = plan.find_run('own-hdl32e-2hz')
     assert own.tests == ['hdl32e-2hz']
-    assert plan.run('hdl64e').tests == ['hdl32e-2hz', 'vlp16-10hz']
+    assert plan.find_run('hdl64e').tests == ['hdl32e-2hz', 'vlp16-10hz']
     # data: sensor, rate, rich scenes; held-out sets: other scenes, sizes
     cmd = data_command(plan, own.train)
     assert cmd[cmd.index('--sensor') + 1] == 'hdl32e'
@@ -60,13 +60,13 @@ def test_plan_sets_runs_and_commands(tmp_path):
     assert _option(train, 'train_dataloader.dataset.sequences=') == \
         '[00,01,02,03,04,05]'
     assert 'val_dataloader=None' in train
-    teacher = plan.run('randomised-teacher')
+    teacher = plan.find_run('randomised-teacher')
     assert train_command(plan, teacher)[1] == TEACHER_CFG
     assert _option(train_command(plan, teacher),
                    'train_cfg.max_epochs=') == '3'
     # the distilled student reads the teacher's logits and is scored as a
     # student
-    kd = plan.run('randomised-distilled')
+    kd = plan.find_run('randomised-distilled')
     kd_train = train_command(plan, kd)
     assert kd_train[1] == KD_CFG
     assert any(a.endswith(f'.logits_root={plan.logits_dir(teacher)}')
@@ -189,7 +189,7 @@ def test_quick_run_end_to_end(tmp_path):
         for test in r.tests:
             assert f'test-{r.name}-{test}.log' in logs
     # the teacher's logits of every training scan fed the distillation
-    teacher = plan.run('randomised-teacher')
+    teacher = plan.find_run('randomised-teacher')
     assert len(list(plan.logits_dir(teacher).rglob('*.npy'))) == \
         len(teacher.train.sequences) * plan.scans
     for kept in ('randomised-teacher', 'randomised-distilled'):

@@ -12,7 +12,8 @@ import pytest
 
 from kdmos_plugin.sources.sensor_profile import SensorProfile, get_profile
 from kdmos_plugin.synthetic import EGO_BODY, SyntheticSequence, write_sequence
-from kdmos_plugin.synthetic.sensors import lidar_from_profile, scan_period
+from kdmos_plugin.synthetic.sensors import (lidar_from_profile,
+                                            random_profile, scan_period)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,10 +47,22 @@ def read_sequence(seq_dir, labels=False):
     return points, times
 
 
-@pytest.mark.parametrize('key', sorted(PROFILES))
-def test_profile_sequence_matches_its_profile(tmp_path, key):
+# every profile in the plain scene; the held-out sensors of the
+# cross-sensor experiment, and a random one, also in the rich scene it uses
+CASES = [(key, 'plain') for key in sorted(PROFILES)] + [
+    ('hdl32e-2hz', 'rich'), ('hdl32e-20hz', 'rich'), ('vlp16', 'rich'),
+    ('os1-128', 'rich'), ('random', 'rich')]
+PROFILES['hdl32e-20hz'] = coarse('hdl32e', name='hdl32e-20hz')
+PROFILES['random'] = dataclasses.replace(
+    random_profile(np.random.default_rng(3), 'random-x'),
+    horizontal_resolution=1.4)
+
+
+@pytest.mark.parametrize('key, detail', CASES)
+def test_profile_sequence_matches_its_profile(tmp_path, key, detail):
     profile = PROFILES[key]
-    seq_dir = write_sequence(str(tmp_path), '00', 3, seed=1, sensor=profile)
+    seq_dir = write_sequence(str(tmp_path), '00', 3, seed=1, sensor=profile,
+                             scene_detail=detail)
     points, times, sem = read_sequence(seq_dir, labels=True)
     assert len(points) == 3
     # rate: the written times and the simulated motion
