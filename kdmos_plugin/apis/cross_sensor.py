@@ -38,8 +38,8 @@ The experiment folder holds the demo's stamp
 (:func:`~kdmos_plugin.apis.demo.check_writable`): a folder it did not write
 is refused before any work; inside it, every run folder is replaced.
 
-Modes (:data:`MODES`): ``default`` (sized for about 45 minutes on two busy
-cores: see the docstring of :data:`MODES`), ``quick`` (a smoke run: tiny
+Modes (:data:`MODES`): ``default`` (sized for about 45 minutes on the two
+idle cores of this machine: see the comment of :data:`MODES`), ``quick`` (a smoke run: tiny
 coarse scans, one epoch, one held-out sensor; the tools run in this process
 to spare their start-up), ``randomised`` (only the randomised teacher and
 its distilled student, their checkpoints copied to
@@ -82,20 +82,29 @@ ROWS = ('hdl64e', 'randomised', 'own', 'randomised-teacher',
 #: Figures of the table (MOSMetric keys) and their column names.
 TABLE_KEYS = (('mos/IoU_moving', 'IoU'), ('mos/precision_moving', 'P'),
               ('mos/recall_moving', 'R'))
-#: The sizes of each mode. ``default``: estimated from a probe on this
-#: 2-core machine while other jobs ran (student about 2.5 s, teacher about
-#: 2 s an iteration of 2 scans, a 40-scan coarse-to-full sequence about
-#: 0.4 s a scan to write): 6 x 30 training scans (90 iterations an epoch),
-#: 3 student / 3 teacher epochs, 4 held-out sensors of 1 x 40 scans, 7
-#: trainings, about 45 minutes; ``randomised``: the teacher and its
-#: distilled student of the same sizes, about 25 minutes.
+#: The sizes of each mode. ``default`` and ``randomised`` are estimates,
+#: not measured end to end: a probe run while other trainings held this
+#: 2-core machine at a load of 5-8 (at nice 10 it got a tenth to a half of
+#: a core, 16-58 s an iteration) spent 13 CPU-s a student iteration (2
+#: scans) on full-resolution HDL-64E scans and 10 CPU-s at a 0.7 deg
+#: azimuth step: the model, not the points, dominates. The estimate scales
+#: the idle times the synthetic configs state (student 0.94 s, teacher
+#: about 0.9 s an iteration of ``small`` scans) by that 1.3: about 1.6 s a
+#: student, 2 s a teacher or distillation iteration, 0.3 s a test scan,
+#: 0.4 s a written scan, 12-15 s a tool's start. ``default``: 6 x 20
+#: training scans (60 iterations an epoch), 2 student and 3 teacher epochs,
+#: 4 held-out sensors of 30 scans, 8 trainings and 20 scores: about 45
+#: minutes idle. ``randomised``: the teacher and its distilled student of
+#: the same sizes, about 16 minutes idle (under 45 at 2.5x slower).
+#: ``quick``: one held-out sensor, 2 x 1 training scans of 4 deg azimuth
+#: step, one epoch, the tools in-process: about 1 minute at a load of 5.
 MODES = {
-    'default': dict(scans=30, test_scans=40, epochs=3, teacher_epochs=3,
+    'default': dict(scans=20, test_scans=30, epochs=2, teacher_epochs=3,
                     train_sequences=('00', '01', '02', '03', '04', '05'),
                     test_sequences=('08', ), held_out=None,
                     horizontal_resolution=None, in_process=False,
                     only_randomised=False),
-    'randomised': dict(scans=30, test_scans=40, epochs=3, teacher_epochs=3,
+    'randomised': dict(scans=20, test_scans=30, epochs=2, teacher_epochs=3,
                        train_sequences=('00', '01', '02', '03', '04', '05'),
                        test_sequences=('08', ), held_out=None,
                        horizontal_resolution=None, in_process=False,
@@ -177,9 +186,9 @@ class Plan:
     train_sets: List[DataSet] = field(default_factory=list)
     test_sets: Dict[str, DataSet] = field(default_factory=dict)
     runs: List[Run] = field(default_factory=list)
-    scans: int = 30
+    scans: int = 20
     seed: int = 0
-    epochs: int = 3
+    epochs: int = 2
     teacher_epochs: int = 3
     scene_detail: str = 'rich'
     horizontal_resolution: Optional[float] = None
@@ -205,7 +214,7 @@ class Plan:
         raise KeyError(name)
 
 
-def make_plan(root: str, scans: int = 30, seed: int = 0, epochs: int = 3,
+def make_plan(root: str, scans: int = 20, seed: int = 0, epochs: int = 2,
               train_sequences: Sequence[str] = ('00', '01', '02', '03',
                                                 '04', '05'),
               test_sequences: Sequence[str] = ('08', ),
