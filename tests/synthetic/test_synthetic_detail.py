@@ -247,3 +247,31 @@ def test_a_preset_at_another_rate_keeps_its_noise():
     assert sensor_noise(slow) == SENSOR_NOISE['hdl32e']
     (vlp, ) = resolve_sensors(['vlp16'], 20.0, 1)
     assert sensor_noise(vlp) == SENSOR_NOISE['vlp16']
+
+
+def test_tool_scene_detail_and_horizontal_resolution(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        'make_synthetic_data', repo / 'tools/make_synthetic_data.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = ['--sequences', '00', '--scans', '1', '--seed', '3',
+            '--sensor', 'vlp16']
+    tool.main([str(tmp_path / 'rich'), *args, '--scene-detail', 'rich',
+               '--horizontal-resolution', '2'])
+    tool.main([str(tmp_path / 'plain'), *args, '--horizontal-resolution',
+               '2'])
+    seq = tmp_path / 'rich' / 'sequences' / '00'
+    stored = get_profile(str(seq / 'sensor.json'))
+    assert stored.horizontal_resolution == 2.0 and stored.num_columns == 180
+    assert stored.name == 'vlp16'
+    rich = np.fromfile(seq / 'labels' / '000000.label', np.uint32)
+    plain = np.fromfile(tmp_path / 'plain' / 'sequences' / '00' / 'labels' /
+                        '000000.label', np.uint32)
+    assert len(rich) <= 16 * 180 and len(plain) <= 16 * 180
+    assert not np.array_equal(rich, plain)  # another scene
+    with pytest.raises(SystemExit):
+        tool.parse_args([str(tmp_path / 'x'), '--horizontal-resolution',
+                         '2'])
