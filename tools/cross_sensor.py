@@ -5,7 +5,7 @@ VLP-16 and OS1-128 synthetic sequences.
 
     python tools/cross_sensor.py OUT                    # every row, ~45 min
     python tools/cross_sensor.py OUT --only-randomised  # teacher + distilled
-                                          # student, kept, ~16 min
+                                          # student, kept, ~18 min
     python tools/cross_sensor.py OUT --quick            # smoke run, ~1 min
         [--scans N] [--test-scans N] [--epochs N] [--teacher-epochs N]
         [--seed 0] [--held-out hdl32e-2hz vlp16-10hz ...]

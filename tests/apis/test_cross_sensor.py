@@ -58,7 +58,7 @@ def test_plan_sets_runs_and_commands(tmp_path):
         str(tmp_path / 'data' / 'own-hdl32e-2hz')
     assert _option(train, 'train_cfg.max_epochs=') == '2'
     assert _option(train, 'train_dataloader.dataset.sequences=') == \
-        '[00,01,02,03,04,05]'
+        '[00,01,02,03,04,05,11,12,13,14,15,16]'
     assert 'val_dataloader=None' in train
     teacher = plan.find_run('randomised-teacher')
     assert train_command(plan, teacher)[1] == TEACHER_CFG
