@@ -23,8 +23,8 @@
 # (16x the published weight: 57.6 and 44.2 against 60.8 and 63.3 plain).
 _base_ = [
     '../_base_/datasets/synthetic_mos.py',
-    '../_base_/models/kdmos_student.py',
-    '../_base_/schedules/kdmos_150e.py',
+    '../_base_/models/kdmos_student_synthetic.py',
+    '../_base_/schedules/synthetic_onecycle.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -32,32 +32,5 @@ model = dict(
     grid_size={{_base_.grid_size}},
     num_classes={{_base_.num_classes}},
     voxel_encoder=dict(motion_channels={{_base_.motion_channels}}),
-    backbone=dict(
-        motion_channels={{_base_.motion_channels}},
-        channels=(16, 32, 64, 128, 128),
-        motion_widths=(8, 16, 32, 64),
-        dropblock_prob=0.1),
-    decode_head=dict(dropout_ratio=0.1))
-
-lr = 2e-3
-max_epochs = 1
-optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=lr, weight_decay=0.01))
-# Another length: --cfg-options train_cfg.max_epochs=N
-#                 param_scheduler.0.total_steps=N param_scheduler.0.end=N
-param_scheduler = [
-    dict(
-        type='OneCycleLR',
-        eta_max=lr,
-        total_steps=max_epochs,
-        begin=0,
-        end=max_epochs,  # not the Runner's max_epochs: a shorter run keeps
-        pct_start=0.1,   # the same curve (tests/tools/test_resume.py)
-        anneal_strategy='cos',
-        div_factor=10.0,
-        final_div_factor=100.0,
-        by_epoch=True,
-        convert_to_iter_based=True)
-]
-train_cfg = dict(max_epochs=max_epochs, val_begin=max_epochs, val_interval=1)
+    backbone=dict(motion_channels={{_base_.motion_channels}}))
 default_hooks = dict(logger=dict(interval=5))

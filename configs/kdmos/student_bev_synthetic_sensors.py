@@ -5,21 +5,16 @@
 # tools/make_synthetic_data.py --sensor ... (see
 # ../_base_/datasets/synthetic_mixed_sensors.py); the cross-sensor
 # experiment (tools/cross_sensor.py) trains and tests this config.
-_base_ = ['./student_bev_synthetic.py']
-from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
+_base_ = [
+    '../_base_/datasets/synthetic_mixed_sensors.py',
+    '../_base_/models/kdmos_student_synthetic.py',
+    '../_base_/schedules/synthetic_onecycle.py',
+    '../_base_/default_runtime.py',
+]
 
-data_root = 'data/synthetic_mixed_sensors'
-train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
-    num_future_scans=_base_.num_future_scans, motion_cfg=_base_.motion_cfg,
-    normalize_intensity=True)
-test_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=False,
-    num_future_scans=_base_.num_future_scans, motion_cfg=_base_.motion_cfg,
-    normalize_intensity=True)
-train_dataloader = dict(
-    dataset=dict(data_root=data_root, sensor='auto',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(data_root=data_root, sensor='auto', pipeline=test_pipeline))
-test_dataloader = val_dataloader
+model = dict(
+    grid_size={{_base_.grid_size}},
+    num_classes={{_base_.num_classes}},
+    voxel_encoder=dict(motion_channels={{_base_.motion_channels}}),
+    backbone=dict(motion_channels={{_base_.motion_channels}}))
+default_hooks = dict(logger=dict(interval=5))

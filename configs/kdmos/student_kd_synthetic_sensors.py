@@ -7,14 +7,7 @@
 # trains with student_bev_synthetic_sensors.py.
 _base_ = ['./student_bev_synthetic_sensors.py',
           '../_base_/models/kdmos_distill_loss.py']
-from kdmos_plugin.datasets.transforms.mos_pipeline import mos_pipeline  # noqa
-
 model = dict(_delete_=True, type='MOSDistiller', student={{_base_.model}},
              teacher=None, distill_loss={{_base_.distill_loss}})
-kd_train_pipeline = mos_pipeline(
-    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
-    num_future_scans=_base_.num_future_scans, motion_cfg=_base_.motion_cfg,
-    teacher_logits=dict(logits_root=_base_.teacher_logits_root,
-                        num_classes=_base_.num_classes),
-    normalize_intensity=True)
-train_dataloader = dict(dataset=dict(pipeline=kd_train_pipeline))
+# the mixed-sensor dataset base's KD pipeline (intensity normalised)
+train_dataloader = dict(dataset=dict(pipeline={{_base_.kd_train_pipeline}}))

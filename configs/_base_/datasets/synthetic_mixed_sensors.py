@@ -24,6 +24,16 @@ test_pipeline = mos_pipeline(
     _base_.num_past_scans, _base_.voxelize_cfg, train=False,
     num_future_scans=_base_.num_future_scans, motion_cfg=_base_.motion_cfg,
     normalize_intensity=True)
+# the same intensity scale for the distilled student and the teacher
+kd_train_pipeline = mos_pipeline(
+    _base_.num_past_scans, _base_.voxelize_cfg, train=True,
+    num_future_scans=_base_.num_future_scans, motion_cfg=_base_.motion_cfg,
+    teacher_logits=dict(logits_root=_base_.teacher_logits_root,
+                        num_classes=_base_.num_classes),
+    normalize_intensity=True)
+teacher_train_pipeline, teacher_test_pipeline = (
+    mos_pipeline(_base_.num_past_scans, _base_.voxelize_cfg, train=train,
+                 normalize_intensity=True) for train in (True, False))
 
 train_dataloader = dict(
     dataset=dict(data_root=data_root, sensor=sensor,
