@@ -7,6 +7,11 @@ layers wherever they live:
   follows a ``Conv2d`` inside an ``nn.Sequential`` into that convolution and
   replaces the norm by ``nn.Identity`` (the activation after it stays, in
   place).
+* :func:`fuse_conv_act_` replaces every eval-mode
+  :class:`~kdmos_plugin.models.layers.bev_unet_blocks.CircularConvBNAct` by
+  a :class:`FusedCircularConvAct`: the folded convolution with its
+  LeakyReLU applied inside oneDNN's convolution (a post-op: the map is
+  written once, not written then rewritten by the activation).
 * :func:`to_reduced_precision_` casts a network to bf16/fp16 with
   channels_last weights, keeping named module types in float32 behind a
   :class:`Float32Island` (DySample's ``grid_sample`` needs float32 sampling
@@ -14,9 +19,10 @@ layers wherever they live:
   pixel, and torch 2.13's CPU ``grid_sample`` on bf16 channels_last input
   returns garbage).
 """
-from typing import Iterable, Tuple
+from typing import Iterable, List, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -81,6 +87,90 @@ def fuse_conv_bn_(model: nn.Module) -> int:
                 conv.weight = nn.Parameter(weight, requires_grad=False)
                 conv.bias = nn.Parameter(bias, requires_grad=False)
                 seq._modules[second] = nn.Identity()
+                count += 1
+    return count
+
+
+def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
+                    padding: List[int], slope: float) -> Tensor:
+    """``leaky_relu(conv2d(x, weight, bias, padding=padding), slope)``
+    (stride 1, no dilation, one group).
+
+    On CPU with oneDNN (and outside an ONNX trace) the activation is a
+    post-op of oneDNN's convolution (``mkldnn._convolution_pointwise``,
+    the kernel ``torch.compile`` fuses into); elsewhere two calls. Equal in
+    float32; in bf16/fp16 the activation sees the unrounded sum (one
+    rounding fewer).
+
+    Args:
+        x (Tensor): (B, C_in, H, W).
+        weight (Tensor): (C_out, C_in, kh, kw).
+        bias (Tensor): (C_out,).
+        padding (list[int]): Zero padding (rows, columns).
+        slope (float): Negative slope.
+    """
+    if x.device.type == 'cpu' and torch.backends.mkldnn.is_available() \
+            and not torch.jit.is_tracing() and not x.requires_grad:
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, weight, bias, padding, [1, 1], [1, 1], 1, 'leaky_relu',
+            [slope], '')
+    return F.leaky_relu_(F.conv2d(x, weight, bias, padding=padding), slope)
+
+
+class FusedCircularConvAct(nn.Module):
+    """Inference form of ``CircularConvBNAct``: BN folded, circular in
+    azimuth without a padded copy, LeakyReLU fused into the convolution.
+
+    ``out = act(conv(x))`` zero-padded on both axes, then the two wrapped
+    border columns ``P-1`` and 0 recomputed from the 4 columns
+    ``P-2, P-1, 0, 1`` (as ``circular_conv3x3``); the activation is
+    element-wise, so applying it to both parts equals applying it after.
+
+    Args:
+        block (nn.Module): An eval-mode ``CircularConvBNAct``.
+    """
+
+    #: Read by ``CoAttentionGate``: the block after it takes its fast path.
+    fuse_eval = True
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        weight, bias = block.folded_weights()
+        self.weight = nn.Parameter(weight.detach().clone(),
+                                   requires_grad=False)
+        self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
+        self.slope = float(block[2].negative_slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C_in, R, P) -> (B, C_out, R, P), P >= 2."""
+        out = conv_leaky_relu(x, self.weight, self.bias, [1, 1], self.slope)
+        edge = conv_leaky_relu(torch.cat([x[..., -2:], x[..., :2]], dim=-1),
+                               self.weight, self.bias, [1, 0], self.slope)
+        out[..., -1:] = edge[..., :1]
+        out[..., :1] = edge[..., 1:]
+        return out
+
+
+def fuse_conv_act_(model: nn.Module) -> int:
+    """Replace every ``CircularConvBNAct`` of ``model`` (eval mode, with
+    ``fuse_eval``) by a :class:`FusedCircularConvAct`, in place.
+
+    Returns:
+        int: The number of blocks replaced.
+
+    Raises:
+        RuntimeError: ``model`` is in training mode.
+    """
+    from ..models.layers.bev_unet_blocks import CircularConvBNAct
+    if model.training:
+        raise RuntimeError('fuse_conv_act_: call model.eval() first; '
+                           'folding uses the running statistics')
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, CircularConvBNAct) and child.fuse_eval:
+                with torch.no_grad():
+                    parent._modules[name] = FusedCircularConvAct(child)
                 count += 1
     return count
 
