@@ -11,7 +11,9 @@ layers wherever they live:
   :class:`~kdmos_plugin.models.layers.bev_unet_blocks.CircularConvBNAct` by
   a :class:`FusedCircularConvAct`: the folded convolution with its
   LeakyReLU applied inside oneDNN's convolution (a post-op: the map is
-  written once, not written then rewritten by the activation).
+  written once, not written then rewritten by the activation); and every
+  ``CoAttentionGate`` by a :class:`FusedCoAttentionGate` (the same gate with
+  fewer passes over its full-size maps).
 * :func:`to_reduced_precision_` casts a network to bf16/fp16 with
   channels_last weights, keeping named module types in float32 behind a
   :class:`Float32Island` (DySample's ``grid_sample`` needs float32 sampling
@@ -114,7 +116,7 @@ def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
         return torch.ops.mkldnn._convolution_pointwise(
             x, weight, bias, padding, [1, 1], [1, 1], 1, 'leaky_relu',
             [slope], '')
-    return F.leaky_relu_(F.conv2d(x, weight, bias, padding=padding), slope)
+    return F.leaky_relu(F.conv2d(x, weight, bias, padding=padding), slope)
 
 
 class FusedCircularConvAct(nn.Module):
@@ -171,6 +173,70 @@ def fuse_conv_act_(model: nn.Module) -> int:
             if isinstance(child, CircularConvBNAct) and child.fuse_eval:
                 with torch.no_grad():
                     parent._modules[name] = FusedCircularConvAct(child)
+                count += 1
+    return count
+
+
+class FusedCoAttentionGate(nn.Module):
+    """Inference form of ``CoAttentionGate`` (and its motion-guided
+    attention): the same formula with fewer passes over the (B, C_a, H, W)
+    maps. With ``s_a, s_m`` the global gate scores::
+
+        sp  = sigmoid(s_m * conv1x1(f_m) + b)        (B, 1, H, W): the
+              spatial conv of the gated motion, which is never built
+        x   = f_a * (s_a * sp)                       one pass
+        v   = softmax(channel_conv(mean_hw(x))) * C_a
+        out = addcmul(f_a * s_a, x, v)               two passes
+
+    (the module computes ``f_a * s_a``, ``f_m * s_m``, ``sp * .``, ``x * v``
+    and ``+`` as five passes). Equal up to float rounding.
+
+    Args:
+        gate (nn.Module): An eval-mode ``CoAttentionGate`` (its
+            ``fuse_conv`` already fused or not).
+    """
+
+    def __init__(self, gate: nn.Module) -> None:
+        super().__init__()
+        self.fuse_conv = gate.fuse_conv
+        self.gate_conv = gate.gate_conv
+        self.spatial_conv = gate.mga.spatial_conv
+        self.channel_conv = gate.mga.channel_conv
+
+    def forward(self, f_a: Tensor, f_m: Tensor) -> Tensor:
+        """f_a (B, C_a, H, W), f_m (B, C_m, H, W) -> (B, C_a, H, W)."""
+        from ..models.layers.bev_unet_blocks import circular_conv3x3
+        g = self.fuse_conv(torch.cat([f_a, f_m], dim=1))
+        g = circular_conv3x3(g, self.gate_conv.weight, self.gate_conv.bias)
+        s = torch.sigmoid(g).mean(dim=(2, 3), keepdim=True)  # (B, 2, 1, 1)
+        s_a, s_m = s[:, 0:1], s[:, 1:2]
+        spatial = F.conv2d(f_m, self.spatial_conv.weight)  # (B, 1, H, W)
+        sp = torch.sigmoid(torch.addcmul(
+            self.spatial_conv.bias.view(1, -1, 1, 1), spatial, s_m))
+        x = f_a * (sp * s_a)
+        v = self.channel_conv(x.mean(dim=(2, 3), keepdim=True))
+        v = torch.softmax(v, dim=1) * v.shape[1]
+        return torch.addcmul(f_a * s_a, x, v)
+
+
+def fuse_gates_(model: nn.Module) -> int:
+    """Replace every ``CoAttentionGate`` of ``model`` (eval mode) by a
+    :class:`FusedCoAttentionGate`, in place.
+
+    Returns:
+        int: The number of gates replaced.
+
+    Raises:
+        RuntimeError: ``model`` is in training mode.
+    """
+    from ..models.layers.co_attention_gate import CoAttentionGate
+    if model.training:
+        raise RuntimeError('fuse_gates_: call model.eval() first')
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, CoAttentionGate):
+                parent._modules[name] = FusedCoAttentionGate(child)
                 count += 1
     return count
 

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .fusion import (DEFAULT_FP32_MODULES, fuse_conv_act_, fuse_conv_bn_,
-                     to_reduced_precision_)
+                     fuse_gates_, to_reduced_precision_)
 
 #: Points per pass of the point MLP (:meth:`StudentGraph._pooled_mlp`).
 CHUNK_POINTS = 8192
@@ -135,6 +135,7 @@ class StudentGraph(nn.Module):
         self.decoder_forward = hasattr(model, 'decode_head')
         fuse_conv_bn_(self.decoder)
         fuse_conv_act_(self.decoder)
+        fuse_gates_(self.decoder)
         if self.dtype != torch.float32 or channels_last:
             to_reduced_precision_(self.decoder, self.dtype, channels_last,
                                   fp32_modules)

@@ -8,7 +8,10 @@ from torch import nn
 from kdmos_plugin.deploy import (Float32Island, fuse_conv_bn_,
                                  to_reduced_precision_)
 from kdmos_plugin.deploy.fusion import (FusedCircularConvAct,
-                                        conv_leaky_relu, fuse_conv_act_)
+                                        FusedCoAttentionGate,
+                                        conv_leaky_relu, fuse_conv_act_,
+                                        fuse_gates_)
+from kdmos_plugin.models.layers.co_attention_gate import CoAttentionGate
 from kdmos_plugin.models.layers import CircularConvBNAct, DySample
 
 
@@ -108,6 +111,28 @@ def test_conv_act_fusion_equals_the_literal_block():
         torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
     with pytest.raises(RuntimeError, match='eval'):
         fuse_conv_act_(CircularConvBNAct(1, 1))
+
+
+def test_fused_gate_equals_the_module():
+    """Fewer passes, the same co-attention gate (batch of 2: the gate
+    scores differ per sample), with non-trivial attention weights."""
+    gen = torch.Generator().manual_seed(3)
+    holder = nn.Module()
+    holder.gate = CoAttentionGate(6, 4, hidden_channels=5)
+    for p in holder.parameters():
+        p.data.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    _random_bn(holder.gate.fuse_conv[1], gen)
+    holder.eval()
+    f_a = torch.randn(2, 6, 8, 10, generator=gen)
+    f_m = torch.randn(2, 4, 8, 10, generator=gen)
+    with torch.no_grad():
+        ref = holder.gate(f_a, f_m)
+        assert fuse_gates_(holder) == 1
+        assert isinstance(holder.gate, FusedCoAttentionGate)
+        torch.testing.assert_close(holder.gate(f_a, f_m), ref, rtol=1e-5,
+                                   atol=1e-5)
+    with pytest.raises(RuntimeError, match='eval'):
+        fuse_gates_(CoAttentionGate(2, 2))
 
 
 def test_reduced_precision_keeps_named_modules_in_float32():

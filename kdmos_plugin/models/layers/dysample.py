@@ -73,15 +73,13 @@ class DySample(nn.Module):
         offset = offset.view(b, 2, g, s, s, h, w)
         base_x = torch.arange(w, device=x.device, dtype=wide) + 0.5
         base_y = torch.arange(h, device=x.device, dtype=wide) + 0.5
-        # the (B*G, sH, sW, 2) grid, i.e. (B, G, H, i, W, j, 2), written
-        # through its (B, G, i, j, H, W, 2) view: one pass per coordinate
-        grid = torch.empty((b, g, h, s, w, s, 2), dtype=wide,
-                           device=x.device)
-        view = grid.permute(0, 1, 3, 5, 2, 4, 6)
-        view[..., 0].copy_((offset[:, 0] + base_x) * (2.0 / w) - 1.0)
-        view[..., 1].copy_((offset[:, 1] + base_y.view(h, 1)) * (2.0 / h) -
-                           1.0)
-        grid = grid.view(b * g, s * h, s * w, 2)
+        gx = (offset[:, 0] + base_x) * (2.0 / w) - 1.0
+        gy = (offset[:, 1] + base_y.view(h, 1)) * (2.0 / h) - 1.0
+        # (B, G, i, j, H, W) -> (B, G, H, i, W, j, 2) -> (B*G, sH, sW, 2):
+        # one stack of the permuted views writes the final layout
+        order = (0, 1, 4, 2, 5, 3)
+        grid = torch.stack([gx.permute(order), gy.permute(order)], dim=-1)
+        grid = grid.reshape(b * g, s * h, s * w, 2)
         with torch.autocast(x.device.type, enabled=False):
             out = F.grid_sample(
                 x.to(wide).reshape(b * g, c // g, h, w), grid,
