@@ -40,8 +40,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='student seeds (default: those of the mode)')
     parser.add_argument('--jobs', type=int, default=None,
                         help='trainings at once (default: 2 on >= 2 cores)')
-    parser.add_argument('--train-scans', type=int, default=20)
-    parser.add_argument('--val-scans', type=int, default=80)
+    parser.add_argument('--train-sequences', nargs='+', default=None,
+                        help='training scenes (default: those of Demo)')
+    parser.add_argument('--val-sequences', nargs='+', default=None,
+                        help='held-out scenes, scored together (default: '
+                        'those of Demo)')
+    parser.add_argument('--train-scans', type=int, default=None,
+                        help='scans a training sequence (default: Demo\'s)')
+    parser.add_argument('--val-scans', type=int, default=None,
+                        help='scans a held-out sequence (default: Demo\'s)')
     parser.add_argument('--preset', default='small',
                         choices=['small', 'full'])
     parser.add_argument('--no-unlabelled', action='store_true',
@@ -70,9 +77,13 @@ def build_demo(args: argparse.Namespace) -> Demo:
         kwargs = dict(labelled_sequences=None)
     else:
         kwargs = dict(unlabelled_seeds=seeds[:count] if count else seeds)
-    return Demo(work_dir=args.work_dir, seeds=seeds,
-                num_train_scans=args.train_scans,
-                num_val_scans=args.val_scans, preset=args.preset,
+    for key, value in (('train_sequences', args.train_sequences),
+                       ('val_sequences', args.val_sequences),
+                       ('num_train_scans', args.train_scans),
+                       ('num_val_scans', args.val_scans)):
+        if value is not None:
+            kwargs[key] = value
+    return Demo(work_dir=args.work_dir, seeds=seeds, preset=args.preset,
                 teacher_options=args.teacher_options,
                 student_options=args.student_options,
                 data_root=args.data_root, logits_root=args.logits_root,

@@ -5,12 +5,12 @@ is what a user types::
 
     1. tools/make_synthetic_data.py   train and held-out sequences
     2. tools/train.py  teacher        configs/kdmos/teacher_sparse4d_synthetic.py
-       tools/test.py   teacher        on the held-out sequence
+       tools/test.py   teacher        on the held-out sequences
        tools/dump_teacher_logits.py   offline logits of the training split
     3. per seed, identical schedules and data order:
        tools/train.py  student        configs/kdmos/student_bev_synthetic.py
        tools/train.py  distilled      configs/kdmos/student_kd_synthetic.py
-       tools/test.py   both           on the held-out sequence
+       tools/test.py   both           on the held-out sequences
     4. distillation on unlabelled scans (``labelled_sequences``): a teacher
        trained on the labelled sequences only, its logits dumped for all;
        per seed a student on the labelled sequences and one that also sees
@@ -38,7 +38,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 from .demo_report import write_report
 
@@ -61,7 +61,7 @@ MODES = {
     'default': dict(seeds=(10, 11, 12, 13, 14), unlabelled=3),
     'full': dict(seeds=tuple(range(10, 20)), unlabelled=None),
 }
-#: Scans of the held-out sequence the report times (and draws one of).
+#: Scans of the first held-out sequence the report times (and draws one of).
 MIN_VAL_SCANS = 2
 
 
@@ -192,15 +192,17 @@ class Demo:
         unlabelled_seeds: Seeds of the unlabelled-scans setting (one pair
             each); None: the first three of ``seeds``.
         num_train_scans: Scans in each training sequence.
-        num_val_scans: Scans in the held-out sequence.
-        train_sequences / val_sequence: Synthetic sequence names (each one
-            a different procedural scene); every tool is pointed at them.
+        num_val_scans: Scans in each held-out sequence.
+        train_sequences / val_sequences: Synthetic sequence names (each
+            one a different procedural scene); every tool is pointed at
+            them. The held-out sequences are scored together (one IoU over
+            all their scans, as the official tool scores a split).
         labelled_sequences: Training sequences whose labels the
             unlabelled-scans setting keeps; on the other training sequences
-            its student sees only teacher logits. None: that setting is
-            not run.
+            its student sees only teacher logits. ``'half'``: the first
+            half of ``train_sequences``; None: that setting is not run.
         preset: Synthetic LiDAR preset (``small`` or ``full``).
-        data_seed: Seed of the synthetic data (the held-out sequence uses
+        data_seed: Seed of the synthetic data (the held-out sequences use
             ``data_seed + 1``).
         teacher_options / student_options: Extra ``--cfg-options`` of the
             teacher trainings and of every student training (e.g. a shorter
@@ -226,9 +228,9 @@ class Demo:
                  num_val_scans: int = 80,
                  train_sequences: Sequence[str] = ('00', '01', '02', '03',
                                                    '04', '05'),
-                 val_sequence: str = '08',
-                 labelled_sequences: Optional[Sequence[str]] = ('00', '01',
-                                                                '02'),
+                 val_sequences: Sequence[str] = ('08', '09', '10'),
+                 labelled_sequences: Union[None, str,
+                                           Sequence[str]] = 'half',
                  preset: str = 'small',
                  data_seed: int = 2025,
                  teacher_options: Sequence[str] = (),
@@ -245,7 +247,10 @@ class Demo:
         self.num_train_scans = int(num_train_scans)
         self.num_val_scans = int(num_val_scans)
         self.train_sequences = [str(s) for s in train_sequences]
-        self.val_sequence = str(val_sequence)
+        self.val_sequences = [str(s) for s in val_sequences]
+        if labelled_sequences == 'half':
+            labelled_sequences = self.train_sequences[
+                :len(self.train_sequences) // 2]
         self.labelled_sequences = (None if labelled_sequences is None else
                                    [str(s) for s in labelled_sequences])
         self.preset = preset
@@ -281,9 +286,15 @@ class Demo:
         if len(set(self.train_sequences)) != len(self.train_sequences):
             problems.append(f'training sequences repeat: '
                             f'{self.train_sequences}')
-        if self.val_sequence in self.train_sequences:
-            problems.append(f'held-out sequence {self.val_sequence} is also '
-                            'a training sequence')
+        if not self.val_sequences:
+            problems.append('no held-out sequences')
+        if len(set(self.val_sequences)) != len(self.val_sequences):
+            problems.append(f'held-out sequences repeat: '
+                            f'{self.val_sequences}')
+        shared = sorted(set(self.val_sequences) & set(self.train_sequences))
+        if shared:
+            problems.append(f'held-out sequence(s) {shared} also among the '
+                            'training sequences')
         if self.labelled_sequences is not None:
             if not self.unlabelled_seeds or len(set(
                     self.unlabelled_seeds)) != len(self.unlabelled_seeds):
@@ -337,7 +348,7 @@ class Demo:
 
     # ---- stages ----
     def data_stamp(self) -> dict:
-        return dict(train=self.train_sequences, val=self.val_sequence,
+        return dict(train=self.train_sequences, val=self.val_sequences,
                     train_scans=self.num_train_scans,
                     val_scans=self.num_val_scans, preset=self.preset,
                     seed=self.data_seed)
@@ -357,7 +368,7 @@ class Demo:
                       self.num_train_scans, '--seed', self.data_seed,
                       '--preset', self.preset], logs)
         t += run_tool(['tools/make_synthetic_data.py', self.data_root,
-                       '--sequences', self.val_sequence, '--scans',
+                       '--sequences', *self.val_sequences, '--scans',
                        self.num_val_scans, '--seed', self.data_seed + 1,
                        '--preset', self.preset], logs)
         self.times['data_s'] = t
@@ -367,8 +378,8 @@ class Demo:
         """``--cfg-options`` entries pointing every dataloader of the
         synthetic configs at :attr:`data_root` and the demo's sequences."""
         seqs = dict(train_dataloader=train_sequences or self.train_sequences,
-                    val_dataloader=[self.val_sequence],
-                    test_dataloader=[self.val_sequence])
+                    val_dataloader=self.val_sequences,
+                    test_dataloader=self.val_sequences)
         opts = []
         for loader, names in seqs.items():
             opts += [f'{loader}.dataset.data_root={self.data_root}',
@@ -382,7 +393,7 @@ class Demo:
                        test_config: str, echo: bool,
                        train_sequences=None) -> None:
         """Train one model, then score its last checkpoint on the
-        held-out sequence with ``test_config``."""
+        held-out sequences with ``test_config``."""
         work = self.work_dir / name
         clear_output_dir(work)
         logs = self.log_path(name)

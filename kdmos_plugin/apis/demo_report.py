@@ -8,7 +8,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from ..datasets.kitti_io import (camera_to_lidar_poses, read_calib,
 from ..datasets.label_map import MOS_4CLASS, build_lut, map_labels
 from ..visualization import (BEVGrid, render_bev, render_errors, save_png,
                              side_by_side)
+from ..deploy import build_backend
 from .demo_stats import paired_gain, summary
 from .inference import init_mos_model, predict_packed
 
@@ -41,7 +42,9 @@ def timing_frames(num_scans: int, count: int = 5, first: int = 8) -> list:
 
 
 def _val_sequence(demo) -> tuple:
-    seq_dir = demo.data_root / 'sequences' / demo.val_sequence
+    """Folder, scan paths and LiDAR poses of the first held-out
+    sequence (the one the report times and draws)."""
+    seq_dir = demo.data_root / 'sequences' / demo.val_sequences[0]
     paths = sorted(str(p) for p in (seq_dir / 'velodyne').glob('*.bin'))
     poses = camera_to_lidar_poses(read_poses(seq_dir / 'poses.txt'),
                                   read_calib(seq_dir / 'calib.txt')['Tr'])
@@ -49,18 +52,27 @@ def _val_sequence(demo) -> tuple:
 
 
 def time_model(config: str, checkpoint: str, paths: List[str],
-               poses: np.ndarray, frames: Sequence[int]) -> dict:
+               poses: np.ndarray, frames: Sequence[int],
+               backend: Optional[dict] = None) -> dict:
     """Per-scan latency on held-out scans, split into data and model.
 
     ``data`` is the pipeline (I/O, multi-scan alignment, motion features,
     voxelisation); ``model`` is the forward from packed inputs to per-point
     labels. Medians over ``frames`` after one warm-up, 2 threads.
 
+    Args:
+        backend (dict, optional): ``name`` and options of a
+            :func:`~kdmos_plugin.deploy.build_backend` to run the model
+            through (e.g. ``dict(name='torch', precision='bf16')``, the
+            student as deployed); None: the model's own fp32 forward.
+
     Returns:
         dict: ``params``, ``data_ms``, ``model_ms``, ``total_ms`` and the
         per-frame predictions ``preds`` ({frame: (N,) int64}).
     """
     model, pipeline = init_mos_model(config, checkpoint)
+    runner = None if backend is None else build_backend(model=model,
+                                                        **backend)
     seq_info = dict(lidar_paths=paths, lidar_poses=poses, sequence='val')
     data_t, model_t, preds = [], [], {}
     for k, t in enumerate([frames[0]] + list(frames)):
@@ -69,7 +81,7 @@ def time_model(config: str, checkpoint: str, paths: List[str],
         t0 = time.perf_counter()
         packed = pipeline(results)
         t1 = time.perf_counter()
-        preds[t] = predict_packed(model, [packed])[0]
+        preds[t] = predict_packed(model, [packed], runner)[0]
         t2 = time.perf_counter()
         if k:  # the first one is the warm-up
             data_t.append(t1 - t0)
@@ -173,8 +185,16 @@ def write_report(demo, total_s: float) -> dict:
     }
     timing = {name: time_model(cfg, ckpt, paths, poses, frames)
               for name, (cfg, ckpt) in models.items()}
+    # the same student as deployed (tools/infer.py --precision bf16): BN
+    # folded, channels_last, bf16; beside the fp32 figure, not instead
+    timing['student_bf16'] = time_model(
+        *models['student'], paths, poses, frames,
+        backend=dict(name='torch', precision='bf16'))
+    timing['student_bf16']['agreement'] = float(np.mean(np.concatenate([
+        timing['student_bf16']['preds'][t] == timing['student']['preds'][t]
+        for t in frames])))
     picture = make_picture(seq_dir, paths[mid],
-                           {n: t['preds'][mid] for n, t in timing.items()},
+                           {n: timing[n]['preds'][mid] for n in models},
                            demo.work_dir / 'bev_val.png')
     ratio = timing['teacher']['total_ms'] / timing['student']['total_ms']
 
@@ -202,7 +222,7 @@ def write_report(demo, total_s: float) -> dict:
         tuning_seeds=demo.tuning_seeds,
         data=dict(train_sequences=demo.train_sequences,
                   labelled_sequences=demo.labelled_sequences,
-                  val_sequence=demo.val_sequence,
+                  val_sequences=demo.val_sequences,
                   train_scans_per_sequence=demo.num_train_scans,
                   val_scans=demo.num_val_scans, preset=demo.preset),
         metrics=demo.metrics,
@@ -216,6 +236,8 @@ def write_report(demo, total_s: float) -> dict:
         latency_ms={n: {k: v for k, v in t.items() if k != 'preds'}
                     for n, t in timing.items()},
         teacher_student_time_ratio=ratio,
+        teacher_student_bf16_time_ratio=(
+            timing['teacher']['total_ms'] / timing['student_bf16']['total_ms']),
         times_s=demo.times, total_s=total_s, jobs=demo.jobs,
         checkpoints=demo.checkpoints, picture=str(picture))
     (demo.work_dir / 'report.json').write_text(json.dumps(report, indent=1))
@@ -261,9 +283,10 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
     lines = [
         '# KDMOS demo on synthetic SemanticKITTI-layout data', '',
         f'Training sequences {all_seqs} ({demo.num_train_scans} scans '
-        f'each), held-out sequence {demo.val_sequence} ({demo.num_val_scans} '
-        f'scans), `{demo.preset}` LiDAR preset. IoU in % on the held-out '
-        f'sequence with the official SemanticKITTI-MOS protocol, last '
+        f'each), held-out sequence(s) {", ".join(demo.val_sequences)} '
+        f'({demo.num_val_scans} scans each), `{demo.preset}` LiDAR preset. '
+        f'IoU in % over all held-out scans together '
+        f'with the official SemanticKITTI-MOS protocol, last '
         f'checkpoint of each training; students: mean (± std) over the '
         f'seeds. Latency per scan on this machine (2 threads, median of '
         f'{len(frames)} scans): model = packed inputs to labels, data = '
@@ -325,7 +348,13 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
         '', f'Teacher/student time per scan (data + model) on these small '
         f'synthetic scans and the demo grids: {ratio:.1f}x; model only '
         f'{timing["teacher"]["model_ms"] / timing["student"]["model_ms"]:.1f}'
-        f'x. At the real size (122k points a scan, 7 past scans, '
+        f'x. The same student as deployed (`--precision bf16`: BN folded, '
+        f'channels_last, bf16; labels {100 * timing["student_bf16"]["agreement"]:.2f}% '
+        f'equal to fp32 on the timed scans): model '
+        f'{timing["student_bf16"]["model_ms"]:.0f} ms, teacher/student '
+        f'{timing["teacher"]["total_ms"] / timing["student_bf16"]["total_ms"]:.1f}'
+        f'x (the target above is judged on the fp32 figures). '
+        f'At the real size (122k points a scan, 7 past scans, '
         f'480x360x32) see BENCHMARKS.md. Whole demo: {total_s / 60:.1f} min '
         f'({demo.jobs} training(s) at a time).', '',
         f'![BEV of held-out frame {mid}](bev_val.png)', '',

@@ -35,6 +35,7 @@ def _load_tool():
 TRAIN_SCANS = 8
 #: not the config's default sequences: the demo must pass its own along
 TRAIN_SEQUENCES = ['01', '04']
+VAL_SEQUENCES = ['08', '09']  # scored together
 VAL_SCANS = 10  # the report times frames 8.. of the held-out sequence
 
 
@@ -43,7 +44,7 @@ def test_demo_smoke(tmp_path):
                  'param_scheduler.0.end=1']
     demo = Demo(work_dir=str(tmp_path / 'demo'), seeds=[3],
                 num_train_scans=TRAIN_SCANS, num_val_scans=VAL_SCANS,
-                train_sequences=TRAIN_SEQUENCES,
+                train_sequences=TRAIN_SEQUENCES, val_sequences=VAL_SEQUENCES,
                 labelled_sequences=TRAIN_SEQUENCES[:1], jobs=2,
                 data_root=str(tmp_path / 'data'),
                 logits_root=str(tmp_path / 'logits'),
@@ -53,10 +54,11 @@ def test_demo_smoke(tmp_path):
 
     # the data went where it was told, and only there
     seq_root = tmp_path / 'data' / 'sequences'
-    assert sorted(p.name for p in seq_root.iterdir()) == TRAIN_SEQUENCES + [
-        '08']
-    val_bins = sorted((seq_root / '08' / 'velodyne').glob('*.bin'))
-    assert len(val_bins) == VAL_SCANS
+    assert sorted(p.name for p in seq_root.iterdir()) == (TRAIN_SEQUENCES +
+                                                          VAL_SEQUENCES)
+    val_bins = [p for seq in VAL_SEQUENCES
+                for p in sorted((seq_root / seq / 'velodyne').glob('*.bin'))]
+    assert len(val_bins) == VAL_SCANS * len(VAL_SEQUENCES)
     val_points = sum(len(read_points(str(p))) for p in val_bins)
 
     # each teacher: one logits file per training scan (also the scans the
@@ -94,7 +96,7 @@ def test_demo_smoke(tmp_path):
              'distilled_unlabelled_seed3']
     for name in names:
         metrics = report['metrics'][name]
-        assert metrics['mos/num_scans'] == VAL_SCANS
+        assert metrics['mos/num_scans'] == VAL_SCANS * len(VAL_SEQUENCES)
         assert metrics['mos/num_points'] == val_points
         assert 0.0 <= metrics['mos/IoU_moving'] <= 1.0
     for setting, plain, kd in (
@@ -128,6 +130,14 @@ def test_demo_smoke(tmp_path):
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
     for t in report['latency_ms'].values():
         assert t['model_ms'] > 0 and t['data_ms'] > 0
+    # the deployed (bf16 graph) student is timed beside the fp32 one
+    lat = report['latency_ms']
+    assert set(lat) == {'teacher', 'student', 'distilled', 'student_bf16'}
+    assert 0.9 <= lat['student_bf16']['agreement'] <= 1.0
+    assert report['teacher_student_bf16_time_ratio'] == pytest.approx(
+        lat['teacher']['total_ms'] / lat['student_bf16']['total_ms'])
+    assert report['teacher_student_time_ratio'] == pytest.approx(
+        lat['teacher']['total_ms'] / lat['student']['total_ms'])
 
 
 # ---- paired statistics (kdmos_plugin.apis.demo_stats) ----
@@ -189,6 +199,9 @@ def test_timing_frames_fit_any_sequence_length():
     (['--seeds', '3', '3'], 'seeds repeat'),
     (['--train-scans', '0'], 'train scans 0'),
     (['--jobs', '0'], 'jobs 0'),
+    (['--val-sequences', '08', '01'], r"held-out sequence\(s\) \['01'\]"),
+    (['--train-sequences', '00', '01', '--val-sequences', '08', '08'],
+     'held-out sequences repeat'),
 ])
 def test_bad_arguments_stop_before_any_work(tmp_path, argv, message):
     main = _load_tool().main
