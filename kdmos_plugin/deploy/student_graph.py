@@ -82,7 +82,10 @@ class StudentGraph(nn.Module):
     """One scan through the student, with export-friendly operations.
 
     Built from a trained student (copied; the student is not changed):
-    BatchNorms folded (:func:`~.fusion.fuse_conv_bn_`), optionally the
+    BatchNorms folded (:func:`~.fusion.fuse_conv_bn_`), each circular
+    convolution with its LeakyReLU as one oneDNN call
+    (:func:`~.fusion.fuse_conv_act_`), the co-attention gates in fewer
+    passes (:func:`~.fusion.fuse_gates_`), optionally the
     decoder and the point MLP cast to bf16/fp16 with channels_last
     memory (:func:`~.fusion.to_reduced_precision_`; DySample stays
     float32). Logits are returned in float32.
@@ -200,7 +203,7 @@ class StudentGraph(nn.Module):
         max-reduced into the pillars at once, instead of a (N, 256) tensor
         (about 60 MB in bf16 for a 120k-point scan) written, read back and
         freshly paged in on every scan; the max does not depend on the
-        order, and every row's products are those of the whole pass. The
+        order (the matrix products may round differently by chunk). The
         ONNX trace (and ``chunk_points=None``) makes one pass: a traced loop
         would fix the point count.
         """
