@@ -100,7 +100,9 @@ def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
 
     On CPU with oneDNN (and outside an ONNX trace) the activation is a
     post-op of oneDNN's convolution (``mkldnn._convolution_pointwise``,
-    the kernel ``torch.compile`` fuses into); elsewhere two calls. Equal in
+    the kernel ``torch.compile`` fuses into); elsewhere, and while
+    ``torch.compile`` traces (which fuses the two itself; the eager op
+    would break its graph), two calls. Equal in
     float32; in bf16/fp16 the activation sees the unrounded sum (one
     rounding fewer).
 
@@ -111,8 +113,10 @@ def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
         padding (list[int]): Zero padding (rows, columns).
         slope (float): Negative slope.
     """
-    if x.device.type == 'cpu' and torch.backends.mkldnn.is_available() \
-            and not torch.jit.is_tracing() and not x.requires_grad:
+    if x.device.type == 'cpu' and not x.requires_grad and \
+            not torch.compiler.is_compiling() and \
+            not torch.jit.is_tracing() and \
+            torch.backends.mkldnn.is_available():
         return torch.ops.mkldnn._convolution_pointwise(
             x, weight, bias, padding, [1, 1], [1, 1], 1, 'leaky_relu',
             [slope], '')
