@@ -51,6 +51,10 @@ DATA_ROOT = 'data/synthetic_mos'
 LOGITS_ROOT = 'data/synthetic_mos_teacher_logits'
 #: The file that marks a folder as written by the demo.
 STAMP = 'demo_stamp.json'
+#: The demo's training scenes: those of configs/_base_/datasets/
+#: synthetic_mos.py (24 scenes of 20 scans; the held-out 08-10 apart).
+TRAIN_SEQUENCES = tuple(['00', '01', '02', '03', '04', '05'] +
+                        [str(i) for i in range(11, 29)])
 #: Seeds the recipe (configs/kdmos/*_synthetic.py) was tuned on; the
 #: report's seeds should be others.
 TUNING_SEEDS = (0, 1, 2)
@@ -226,8 +230,7 @@ class Demo:
                  unlabelled_seeds: Optional[Sequence[int]] = None,
                  num_train_scans: int = 20,
                  num_val_scans: int = 80,
-                 train_sequences: Sequence[str] = ('00', '01', '02', '03',
-                                                   '04', '05'),
+                 train_sequences: Sequence[str] = TRAIN_SEQUENCES,
                  val_sequences: Sequence[str] = ('08', '09', '10'),
                  labelled_sequences: Union[None, str,
                                            Sequence[str]] = 'half',

@@ -120,7 +120,8 @@ def test_synthetic_data_differs_only_in_data_root_grid_motion_sequences(
     expect = copy.deepcopy(k)
     expect.update(data_root='data/synthetic_mos', grid_size=s['grid_size'],
                   motion_mode='causal', num_future_scans=0,
-                  train_sequences=['00', '01', '02', '03', '04', '05'])
+                  train_sequences=['00', '01', '02', '03', '04', '05'] +
+                  [str(i) for i in range(11, 29)])
     for key in ('test_sequences', 'road_train_sequences',
                 'road_val_sequences', 'benchmark_test_dataloader',
                 'benchmark_test_evaluator'):

@@ -30,6 +30,9 @@ def _config(tmp_path, data_root, max_epochs):
     cfg.model.backbone.dropblock_prob = 0.0
     cfg.model.decode_head.dropout_ratio = 0.0
     cfg.train_cfg.max_epochs = max_epochs
+    # one 4-epoch learning-rate curve for both runs (longer than either),
+    # so the resumed run must restore the scheduler along it
+    cfg.param_scheduler[0].update(total_steps=4, end=4)
     cfg.train_cfg.val_begin = 100
     cfg.randomness = dict(seed=7, deterministic=True)
     path = tmp_path / f'student_{max_epochs}e.py'
