@@ -159,6 +159,14 @@ def _fmt(value) -> str:
     return f'{value:.4g}' if isinstance(value, float) else str(value)
 
 
+def _topic_module(name: str):
+    """The topic's module, or None if it is not (or no longer) there."""
+    try:
+        return load_topic(name)
+    except FileNotFoundError:
+        return None
+
+
 def to_markdown(report: dict) -> str:
     """Targets, then one table per topic: measurement, one column a source."""
     sources = list(report['sources'])
@@ -197,8 +205,11 @@ def to_markdown(report: dict) -> str:
     for topic, per_source in report['topics'].items():
         keys = list(dict.fromkeys(k for values in per_source.values()
                                   for k in values))
-        lines += [f'## {topic}', '',
-                  '| measurement | ' + ' | '.join(per_source) + ' |',
+        lines += [f'## {topic}', '']
+        summary = getattr(_topic_module(topic), 'markdown_tables', None)
+        if summary is not None:  # a topic's own side-by-side table
+            lines += summary(per_source)
+        lines += ['| measurement | ' + ' | '.join(per_source) + ' |',
                   '|---|' + '---|' * len(per_source)]
         for key in keys:
             lines.append(f'| {key} | ' + ' | '.join(

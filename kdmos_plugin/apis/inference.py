@@ -215,17 +215,19 @@ class MOSStreamer:
     Incremental path (``incremental=True``, the default for the BEV
     student and the standard inference pipeline ``LoadMOSScans ->
     MOSMotionFeatures(causal) -> PolarVoxelize -> PackMOSInputs``): each
-    scan is checked and converted once, when it arrives (its float64
-    coordinates are kept beside it); a step then moves the window's scans
-    into the new frame with the pipeline's own formula (``inv(P_t) @ P_j``,
-    float64, rounded to float32), computes the causal channels from those
-    per-scan tensors and voxelises only the new scan. It skips what the
-    student does not read: the merged ``multi_points`` array, its packing
-    and its NaN check, and the ground-truth voxel lists. The height images
-    live in the frame of the current scan (a polar image around the
-    sensor), so every step bins the window's points again: images made in
-    an older frame would change the features, and the labels would no
-    longer equal the batch inference. ``incremental=False`` runs the whole
+    scan is checked and converted once, when it arrives
+    (:meth:`prepare_scan`: its float64 coordinates are kept beside it), and
+    only the new scan is voxelised (``PolarVoxelize``: its polar cells and
+    point features). Per step, the window's past scans are moved into the
+    new frame with the pipeline's own formula (``inv(P_t) @ P_j``, float64,
+    rounded to float32) straight into the (3, M) table that the causal
+    channels bin, with no merged ``multi_points`` array, no packing, no NaN
+    check and no ground-truth voxel lists. That move and the binning of
+    the past points stay per step: the height images are polar images
+    around the *current* sensor, so a past point's cell and height change
+    with every new pose, and images kept from an older frame (or re-used
+    polar indices) would change the features; the labels would no longer
+    equal the batch inference. ``incremental=False`` runs the whole
     pipeline.
 
     Args:
@@ -302,6 +304,12 @@ class MOSStreamer:
         if self.odometry is not None:
             self.odometry.reset()
 
+    @staticmethod
+    def prepare_scan(points: np.ndarray) -> torch.Tensor:
+        """The once-per-scan state of the incremental path: the (N, 3)
+        float64 coordinates [m] of a checked scan, in its own frame."""
+        return torch.from_numpy(points[:, :3]).to(torch.float64)
+
     def step(self,
              points: np.ndarray,
              pose: Optional[np.ndarray] = None) -> np.ndarray:
@@ -345,7 +353,7 @@ class MOSStreamer:
         if self.height_offset:
             points, pose = _lift(points, pose, self.height_offset)
         self.buffer.append((points, pose))
-        self._xyz64.append(torch.from_numpy(points[:, :3]).to(torch.float64))
+        self._xyz64.append(self.prepare_scan(points))
         # the current scan and every stride-th scan before it, oldest first
         window = list(self.buffer)[::-1][::self.stride][::-1]
         first = self.count - (len(window) - 1) * self.stride
@@ -388,16 +396,24 @@ class MOSStreamer:
         """
         t = len(window) - 1
         points, cur_pose = window[t]
-        xyz = [torch.from_numpy(points[:, :3])]
-        ages = [torch.zeros(len(points), dtype=torch.int64)]
-        for k in range(1, self.num_past + 1):
-            j = max(t - k, 0)  # clamped at the stream start, as batch
+        # the window's coordinates go straight into one (3, M) float32
+        # table (the layout image_cells bins), rows of age 0, 1, ..., 7:
+        # each past scan is moved with the pipeline's float64 formula and
+        # rounded once, with no merged copy and no transposition after
+        past = [max(t - k, 0) for k in range(1, self.num_past + 1)]
+        sizes = [len(points)] + [len(xyz64[j]) for j in past]
+        cols = torch.empty((3, sum(sizes)), dtype=torch.float32)
+        cols[:, :sizes[0]].copy_(torch.from_numpy(points[:, :3]).T)
+        start = sizes[0]
+        for j, size in zip(past, sizes[1:]):
             T = torch.from_numpy(relative_pose(cur_pose, window[j][1]))
-            xyz.append(torch.addmm(T[:3, 3], xyz64[j],
-                                   T[:3, :3].T).to(torch.float32))
-            ages.append(torch.full((len(xyz[-1]), ), k, dtype=torch.int64))
-        motion = causal_residuals(torch.cat(xyz), torch.cat(ages),
-                                  len(points), check_ages=False).numpy()
+            moved = torch.addmm(T[:3, 3], xyz64[j], T[:3, :3].T)
+            cols[:, start:start + size].copy_(moved.T)
+            start += size
+        ages = torch.repeat_interleave(torch.arange(len(sizes)),
+                                       torch.tensor(sizes))
+        motion = causal_residuals(cols.T, ages, len(points),
+                                  check_ages=False).numpy()
         results = dict(points=points, motion_feats=motion, lidar_path=name,
                        sequence='stream', frame_id=frame_id)
         return self._pack(self._voxelize(results))

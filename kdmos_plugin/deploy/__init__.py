@@ -10,7 +10,8 @@
 * :mod:`.backends`: the ``torch`` / ``onnxruntime`` / ``openvino`` switch
   used by ``tools/infer.py`` and the streaming API.
 """
-from .backends import BACKENDS, BaseBackend, build_backend, register_backend
+from .backends import (BACKENDS, BaseBackend, build_backend, register_backend,
+                       use_backend_)
 from .fusion import Float32Island, fuse_conv_bn_, to_reduced_precision_
 from .onnx_export import export_onnx
 from .onnx_runtime import OnnxStudent
@@ -18,6 +19,7 @@ from .student_graph import PRECISIONS, StudentGraph
 
 __all__ = [
     'BACKENDS', 'BaseBackend', 'build_backend', 'register_backend',
+    'use_backend_',
     'Float32Island', 'fuse_conv_bn_', 'to_reduced_precision_', 'export_onnx',
     'OnnxStudent', 'PRECISIONS', 'StudentGraph'
 ]

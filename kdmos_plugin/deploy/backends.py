@@ -21,6 +21,9 @@ float32. ``tools/infer.py --backend`` and
 
 The ONNX backends take ``onnx=PATH`` (a file of ``tools/export.py``) or
 export the given model into a temporary file first.
+
+:func:`use_backend_` makes a segmentor's ``predict`` (and so mmengine's
+test loop: ``tools/test.py --backend``) run through a backend.
 """
 import os
 import shutil
@@ -227,3 +230,35 @@ class OnnxRuntimeBackend(_OnnxBackend):
 class OpenVINOBackend(_OnnxBackend):
     """OpenVINO (CPU; ``precision='bf16'`` for AMX bf16)."""
     runtime = 'openvino'
+
+
+def use_backend_(model: nn.Module, backend: BaseBackend) -> nn.Module:
+    """Make ``model.predict`` compute its logits with ``backend``, in place.
+
+    ``encode_decode`` (the per-point logits of a batch, which ``predict``
+    turns into labels) is replaced on the instance by one backend call a
+    sample, so the metrics of mmengine's test loop are those of the
+    backend. Training is unchanged (``loss`` never calls it).
+
+    Args:
+        model (nn.Module): A MOS segmentor (eval mode) whose batches hold
+            ``point_feats`` and ``grid_ind`` lists (the BEV student).
+        backend (BaseBackend): From :func:`build_backend`.
+
+    Returns:
+        nn.Module: ``model``.
+    """
+
+    def encode_decode(batch_inputs: dict, batch_data_samples=None):
+        feats, inds = batch_inputs['point_feats'], batch_inputs['grid_ind']
+        names = [str(ds.metainfo.get('lidar_path', f'sample {i}'))
+                 for i, ds in enumerate(batch_data_samples or [])] or \
+            [f'sample {i}' for i in range(len(feats))]
+        device = feats[0].device if len(feats) else torch.device('cpu')
+        logits = [torch.from_numpy(np.ascontiguousarray(
+            backend.logits(f, g, name))) for f, g, name in zip(feats, inds,
+                                                               names)]
+        return torch.cat(logits).to(device)
+
+    model.encode_decode = encode_decode
+    return model

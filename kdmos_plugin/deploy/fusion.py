@@ -7,6 +7,13 @@ layers wherever they live:
   follows a ``Conv2d`` inside an ``nn.Sequential`` into that convolution and
   replaces the norm by ``nn.Identity`` (the activation after it stays, in
   place).
+* :func:`fuse_conv_act_` replaces every eval-mode
+  :class:`~kdmos_plugin.models.layers.bev_unet_blocks.CircularConvBNAct` by
+  a :class:`FusedCircularConvAct`: the folded convolution with its
+  LeakyReLU applied inside oneDNN's convolution (a post-op: the map is
+  written once, not written then rewritten by the activation); and every
+  ``CoAttentionGate`` by a :class:`FusedCoAttentionGate` (the same gate with
+  fewer passes over its full-size maps).
 * :func:`to_reduced_precision_` casts a network to bf16/fp16 with
   channels_last weights, keeping named module types in float32 behind a
   :class:`Float32Island` (DySample's ``grid_sample`` needs float32 sampling
@@ -14,9 +21,10 @@ layers wherever they live:
   pixel, and torch 2.13's CPU ``grid_sample`` on bf16 channels_last input
   returns garbage).
 """
-from typing import Iterable, Tuple
+from typing import Iterable, List, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -85,12 +93,164 @@ def fuse_conv_bn_(model: nn.Module) -> int:
     return count
 
 
+def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
+                    padding: List[int], slope: float) -> Tensor:
+    """``leaky_relu(conv2d(x, weight, bias, padding=padding), slope)``
+    (stride 1, no dilation, one group).
+
+    On CPU with oneDNN (and outside an ONNX trace) the activation is a
+    post-op of oneDNN's convolution (``mkldnn._convolution_pointwise``,
+    the kernel ``torch.compile`` fuses into); elsewhere, and while
+    ``torch.compile`` traces (which fuses the two itself; the eager op
+    would break its graph), two calls. Equal in
+    float32; in bf16/fp16 the activation sees the unrounded sum (one
+    rounding fewer).
+
+    Args:
+        x (Tensor): (B, C_in, H, W).
+        weight (Tensor): (C_out, C_in, kh, kw).
+        bias (Tensor): (C_out,).
+        padding (list[int]): Zero padding (rows, columns).
+        slope (float): Negative slope.
+    """
+    if x.device.type == 'cpu' and not x.requires_grad and \
+            not torch.compiler.is_compiling() and \
+            not torch.jit.is_tracing() and \
+            torch.backends.mkldnn.is_available():
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, weight, bias, padding, [1, 1], [1, 1], 1, 'leaky_relu',
+            [slope], '')
+    return F.leaky_relu(F.conv2d(x, weight, bias, padding=padding), slope)
+
+
+class FusedCircularConvAct(nn.Module):
+    """Inference form of ``CircularConvBNAct``: BN folded, circular in
+    azimuth without a padded copy, LeakyReLU fused into the convolution.
+
+    ``out = act(conv(x))`` zero-padded on both axes, then the two wrapped
+    border columns ``P-1`` and 0 recomputed from the 4 columns
+    ``P-2, P-1, 0, 1`` (as ``circular_conv3x3``); the activation is
+    element-wise, so applying it to both parts equals applying it after.
+
+    Args:
+        block (nn.Module): An eval-mode ``CircularConvBNAct``.
+    """
+
+    #: Read by ``CoAttentionGate``: the block after it takes its fast path.
+    fuse_eval = True
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        weight, bias = block.folded_weights()
+        self.weight = nn.Parameter(weight.detach().clone(),
+                                   requires_grad=False)
+        self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
+        self.slope = float(block[2].negative_slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C_in, R, P) -> (B, C_out, R, P), P >= 2."""
+        out = conv_leaky_relu(x, self.weight, self.bias, [1, 1], self.slope)
+        edge = conv_leaky_relu(torch.cat([x[..., -2:], x[..., :2]], dim=-1),
+                               self.weight, self.bias, [1, 0], self.slope)
+        out[..., -1:] = edge[..., :1]
+        out[..., :1] = edge[..., 1:]
+        return out
+
+
+def fuse_conv_act_(model: nn.Module) -> int:
+    """Replace every ``CircularConvBNAct`` of ``model`` (eval mode, with
+    ``fuse_eval``) by a :class:`FusedCircularConvAct`, in place.
+
+    Returns:
+        int: The number of blocks replaced.
+
+    Raises:
+        RuntimeError: ``model`` is in training mode.
+    """
+    from ..models.layers.bev_unet_blocks import CircularConvBNAct
+    if model.training:
+        raise RuntimeError('fuse_conv_act_: call model.eval() first; '
+                           'folding uses the running statistics')
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, CircularConvBNAct) and child.fuse_eval:
+                with torch.no_grad():
+                    parent._modules[name] = FusedCircularConvAct(child)
+                count += 1
+    return count
+
+
+class FusedCoAttentionGate(nn.Module):
+    """Inference form of ``CoAttentionGate`` (and its motion-guided
+    attention): the same formula with fewer passes over the (B, C_a, H, W)
+    maps. With ``s_a, s_m`` the global gate scores::
+
+        sp  = sigmoid(s_m * conv1x1(f_m) + b)        (B, 1, H, W): the
+              spatial conv of the gated motion, which is never built
+        x   = f_a * (s_a * sp)                       one pass
+        v   = softmax(channel_conv(mean_hw(x))) * C_a
+        out = addcmul(f_a * s_a, x, v)               two passes
+
+    (the module computes ``f_a * s_a``, ``f_m * s_m``, ``sp * .``, ``x * v``
+    and ``+`` as five passes). Equal up to float rounding.
+
+    Args:
+        gate (nn.Module): An eval-mode ``CoAttentionGate`` (its
+            ``fuse_conv`` already fused or not).
+    """
+
+    def __init__(self, gate: nn.Module) -> None:
+        super().__init__()
+        self.fuse_conv = gate.fuse_conv
+        self.gate_conv = gate.gate_conv
+        self.spatial_conv = gate.mga.spatial_conv
+        self.channel_conv = gate.mga.channel_conv
+
+    def forward(self, f_a: Tensor, f_m: Tensor) -> Tensor:
+        """f_a (B, C_a, H, W), f_m (B, C_m, H, W) -> (B, C_a, H, W)."""
+        from ..models.layers.bev_unet_blocks import circular_conv3x3
+        g = self.fuse_conv(torch.cat([f_a, f_m], dim=1))
+        g = circular_conv3x3(g, self.gate_conv.weight, self.gate_conv.bias)
+        s = torch.sigmoid(g).mean(dim=(2, 3), keepdim=True)  # (B, 2, 1, 1)
+        s_a, s_m = s[:, 0:1], s[:, 1:2]
+        spatial = F.conv2d(f_m, self.spatial_conv.weight)  # (B, 1, H, W)
+        sp = torch.sigmoid(torch.addcmul(
+            self.spatial_conv.bias.view(1, -1, 1, 1), spatial, s_m))
+        x = f_a * (sp * s_a)
+        v = self.channel_conv(x.mean(dim=(2, 3), keepdim=True))
+        v = torch.softmax(v, dim=1) * v.shape[1]
+        return torch.addcmul(f_a * s_a, x, v)
+
+
+def fuse_gates_(model: nn.Module) -> int:
+    """Replace every ``CoAttentionGate`` of ``model`` (eval mode) by a
+    :class:`FusedCoAttentionGate`, in place.
+
+    Returns:
+        int: The number of gates replaced.
+
+    Raises:
+        RuntimeError: ``model`` is in training mode.
+    """
+    from ..models.layers.co_attention_gate import CoAttentionGate
+    if model.training:
+        raise RuntimeError('fuse_gates_: call model.eval() first')
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if isinstance(child, CoAttentionGate):
+                parent._modules[name] = FusedCoAttentionGate(child)
+                count += 1
+    return count
+
+
 class Float32Island(nn.Module):
     """Run a module in float32 inside a reduced-precision network.
 
-    The input is cast to float32 (contiguous), the module runs with its own
-    float32 weights, and the output is cast back to the input's dtype and
-    memory format in one copy.
+    The input is made contiguous and cast to float32, the module runs with
+    its own float32 weights, and the output is cast back to the input's
+    dtype, then to its memory format.
 
     Args:
         module (nn.Module): A float32 module, (B, C, H, W) in and out.
@@ -107,12 +267,13 @@ class Float32Island(nn.Module):
                if x.dim() == 4 and x.is_contiguous(
                    memory_format=torch.channels_last) and
                not x.is_contiguous() else torch.contiguous_format)
+        # layout changes are done on the 2-byte side (a transposing copy
+        # that also converts is about 2-3x slower than the two apart)
         out = self.module(x if x.dtype == torch.float32 else
-                          x.float().contiguous())
+                          x.contiguous().float())
         if out.dtype == x.dtype and out.is_contiguous(memory_format=fmt):
             return out
-        return torch.empty_like(out, dtype=x.dtype,
-                                memory_format=fmt).copy_(out)
+        return out.to(x.dtype).contiguous(memory_format=fmt)
 
 
 def to_reduced_precision_(model: nn.Module,

@@ -30,9 +30,11 @@ from typing import Iterable, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .fusion import (DEFAULT_FP32_MODULES, fuse_conv_bn_,
-                     to_reduced_precision_)
+from .fusion import (DEFAULT_FP32_MODULES, fuse_conv_act_, fuse_conv_bn_,
+                     fuse_gates_, to_reduced_precision_)
 
+#: Points per pass of the point MLP (:meth:`StudentGraph._pooled_mlp`).
+CHUNK_POINTS = 8192
 #: Names accepted as ``precision``.
 PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16,
               'fp16': torch.float16}
@@ -80,7 +82,10 @@ class StudentGraph(nn.Module):
     """One scan through the student, with export-friendly operations.
 
     Built from a trained student (copied; the student is not changed):
-    BatchNorms folded (:func:`~.fusion.fuse_conv_bn_`), optionally the
+    BatchNorms folded (:func:`~.fusion.fuse_conv_bn_`), each circular
+    convolution with its LeakyReLU as one oneDNN call
+    (:func:`~.fusion.fuse_conv_act_`), the co-attention gates in fewer
+    passes (:func:`~.fusion.fuse_gates_`), optionally the
     decoder and the point MLP cast to bf16/fp16 with channels_last
     memory (:func:`~.fusion.to_reduced_precision_`; DySample stays
     float32). Logits are returned in float32.
@@ -91,6 +96,8 @@ class StudentGraph(nn.Module):
         channels_last (bool): channels_last weights (the BEV maps are
             made channels_last in any case).
         fp32_modules (Iterable[str]): Type names kept in float32.
+        chunk_points (int, optional): Points per pass of the point MLP
+            (:meth:`_pooled_mlp`); None: all at once.
 
     Example:
         >>> graph = StudentGraph(model, precision='bf16').eval()
@@ -99,8 +106,13 @@ class StudentGraph(nn.Module):
 
     def __init__(self, model: nn.Module, precision: str = 'fp32',
                  channels_last: bool = True,
-                 fp32_modules: Iterable[str] = DEFAULT_FP32_MODULES) -> None:
+                 fp32_modules: Iterable[str] = DEFAULT_FP32_MODULES,
+                 chunk_points: Optional[int] = CHUNK_POINTS) -> None:
         super().__init__()
+        if chunk_points is not None and chunk_points < 1:
+            raise ValueError(f'StudentGraph: chunk_points must be >= 1 or '
+                             f'None, got {chunk_points}')
+        self.chunk_points = chunk_points
         if precision not in PRECISIONS:
             raise ValueError(f'StudentGraph: precision must be one of '
                              f'{sorted(PRECISIONS)}, got {precision!r}')
@@ -125,6 +137,8 @@ class StudentGraph(nn.Module):
         self.decoder = copy.deepcopy(decoder).eval()
         self.decoder_forward = hasattr(model, 'decode_head')
         fuse_conv_bn_(self.decoder)
+        fuse_conv_act_(self.decoder)
+        fuse_gates_(self.decoder)
         if self.dtype != torch.float32 or channels_last:
             to_reduced_precision_(self.decoder, self.dtype, channels_last,
                                   fp32_modules)
@@ -160,16 +174,9 @@ class StudentGraph(nn.Module):
                  inverse: Tensor) -> Tuple[Tensor, Tensor]:
         """Appearance (1, A, R, P) and motion (1, M, R, P) maps in the
         graph's dtype, channels_last memory."""
-        r, p, _ = self.grid_size
-        h = point_feats[:, :self.in_channels]
-        for i in range(self.num_layers - 1):
-            h = torch.relu(torch.addmm(getattr(self, f'mlp_b{i}'), h,
-                                       getattr(self, f'mlp_w{i}').t()))
-            h = h.to(self.dtype)
+        pooled = self._pooled_mlp(point_feats[:, :self.in_channels], inverse,
+                                  pillars.shape[0])
         last = self.num_layers - 1
-        w_last = getattr(self, f'mlp_w{last}')
-        h = torch.mm(h.to(w_last.dtype), w_last.t()).to(self.dtype)
-        pooled = self._pillar_max(h, inverse, pillars.shape[0])
         app = self.compression(
             pooled + getattr(self, f'mlp_b{last}').to(self.dtype))
         appearance = self._scatter(app, pillars)
@@ -177,6 +184,42 @@ class StudentGraph(nn.Module):
             self._pillar_max(point_feats[:, self.in_channels:].to(self.dtype),
                              inverse, pillars.shape[0]), pillars)
         return appearance, motion
+
+    def _mlp(self, h: Tensor) -> Tensor:
+        """(n, 9) float32 point features -> (n, 256) folded MLP outputs
+        without the last bias, in the graph's dtype."""
+        for i in range(self.num_layers - 1):
+            h = torch.relu_(torch.addmm(getattr(self, f'mlp_b{i}'), h,
+                                        getattr(self, f'mlp_w{i}').t()))
+            h = h.to(self.dtype)
+        w_last = getattr(self, f'mlp_w{self.num_layers - 1}')
+        return torch.mm(h.to(w_last.dtype), w_last.t()).to(self.dtype)
+
+    def _pooled_mlp(self, feats: Tensor, inverse: Tensor, num: int) -> Tensor:
+        """(V, 256) max per pillar of :meth:`_mlp` of the points' (N, 9)
+        features, ``chunk_points`` points at a time.
+
+        In chunks, the (n, 256) activations stay in the cache and are
+        max-reduced into the pillars at once, instead of a (N, 256) tensor
+        (about 60 MB in bf16 for a 120k-point scan) written, read back and
+        freshly paged in on every scan; the max does not depend on the
+        order (the matrix products may round differently by chunk). The
+        ONNX trace (and ``chunk_points=None``) makes one pass: a traced loop
+        would fix the point count.
+        """
+        n = feats.shape[0]
+        step = self.chunk_points
+        if step is None or torch.jit.is_tracing() or n <= step:
+            return self._pillar_max(self._mlp(feats), inverse, num)
+        width = getattr(self, f'mlp_w{self.num_layers - 1}').shape[0]
+        out = torch.full((num, width), float('-inf'), dtype=self.dtype,
+                         device=feats.device)
+        for start in range(0, n, step):
+            h = self._mlp(feats[start:start + step])
+            index = inverse[start:start + step].unsqueeze(1).expand(
+                -1, width)
+            out.scatter_reduce_(0, index, h, 'amax')
+        return out
 
     @staticmethod
     def _pillar_max(src: Tensor, inverse: Tensor, num: int) -> Tensor:

@@ -88,6 +88,39 @@ def test_incremental_streaming_equals_batch_inference(synthetic_root,
     assert 'multi_points' not in mine
 
 
+def test_incremental_streaming_prepares_and_voxelises_each_scan_once(
+        synthetic_root, tiny_student_ckpt):
+    """Over N steps the per-scan work (checks + float64 conversion, and the
+    polar voxelisation with its point features) runs N times, not once per
+    scan of every window (N * 8); only the move of the past scans into the
+    new frame is per window scan."""
+    model, pipeline = init_mos_model(
+        tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)
+    paths, poses = _sequence(synthetic_root, '08')
+    streamer = MOSStreamer(model, pipeline)
+    calls = dict(prepare=0, voxelize=0, voxelized_points=0)
+    prepare, voxelize = streamer.prepare_scan, streamer._voxelize
+
+    def counted_prepare(points):
+        calls['prepare'] += 1
+        return prepare(points)
+
+    def counted_voxelize(results):
+        calls['voxelize'] += 1
+        calls['voxelized_points'] += len(results['points'])
+        return voxelize(results)
+
+    streamer.prepare_scan = counted_prepare
+    streamer._voxelize = counted_voxelize
+    scans = [read_points(path) for path in paths]
+    for points, pose in zip(scans, poses):
+        streamer.step(points, pose)
+    assert len(scans) > streamer.buffer.maxlen  # the window filled up
+    assert calls['prepare'] == len(scans)
+    assert calls['voxelize'] == len(scans)
+    assert calls['voxelized_points'] == sum(len(p) for p in scans)
+
+
 def test_streamer_backends_and_options(synthetic_root, tiny_student_ckpt):
     model, pipeline = init_mos_model(
         tiny_student_ckpt.replace('.pth', '.py'), tiny_student_ckpt)

@@ -75,8 +75,10 @@ class DySample(nn.Module):
         base_y = torch.arange(h, device=x.device, dtype=wide) + 0.5
         gx = (offset[:, 0] + base_x) * (2.0 / w) - 1.0
         gy = (offset[:, 1] + base_y.view(h, 1)) * (2.0 / h) - 1.0
-        # (B, G, i, j, H, W, 2) -> (B, G, H, i, W, j, 2) -> (B*G, sH, sW, 2)
-        grid = torch.stack([gx, gy], dim=-1).permute(0, 1, 4, 2, 5, 3, 6)
+        # (B, G, i, j, H, W) -> (B, G, H, i, W, j, 2) -> (B*G, sH, sW, 2):
+        # one stack of the permuted views writes the final layout
+        order = (0, 1, 4, 2, 5, 3)
+        grid = torch.stack([gx.permute(order), gy.permute(order)], dim=-1)
         grid = grid.reshape(b * g, s * h, s * w, 2)
         with torch.autocast(x.device.type, enabled=False):
             out = F.grid_sample(
