@@ -18,6 +18,10 @@
 # iterations, what 4 epochs over 6 scenes cost): measured on the held-out
 # 08-10 together, seed 0, moving IoU 77.9, against 73.9 for 12 scenes x 2
 # epochs and 60.8 for 6 scenes x 4 epochs (seeds 1, 2 there: 63.3, 71.2).
+# Seeds 1 and 2 of this recipe: 31.4 and 78.0; seed 1 never learned to tell
+# moving from parked vehicles (movable IoU 55.6 against 84-85; its train
+# loss stalled at 0.73 against 0.53-0.61), a failure mode this short
+# schedule still has.
 # Tried and dropped: a 120x90 grid with 6 epochs and an EMA of the weights
 # (36.2 / 65.4 / 58.4 on 08); distillation with the loss scaled by tau^2
 # (16x the published weight: 57.6 and 44.2 against 60.8 and 63.3 plain).
