@@ -57,6 +57,14 @@ def folded_conv_bn(conv: nn.Conv2d,
             ((b - mean) * scale + beta).to(dtype))
 
 
+def _require_eval(model: nn.Module, name: str) -> None:
+    """Raise ``RuntimeError`` unless ``model`` is in eval mode (folding
+    uses the running statistics)."""
+    if model.training:
+        raise RuntimeError(f'{name}: call model.eval() first; folding uses '
+                           'the running statistics')
+
+
 def fuse_conv_bn_(model: nn.Module) -> int:
     """Fold ``Conv2d -> BatchNorm2d`` pairs of every ``nn.Sequential``.
 
@@ -73,9 +81,7 @@ def fuse_conv_bn_(model: nn.Module) -> int:
     Raises:
         RuntimeError: ``model`` is in training mode.
     """
-    if model.training:
-        raise RuntimeError('fuse_conv_bn_: call model.eval() first; folding '
-                           'uses the running statistics')
+    _require_eval(model, 'fuse_conv_bn_')
     count = 0
     for seq in model.modules():
         if not isinstance(seq, nn.Sequential):
@@ -168,9 +174,7 @@ def fuse_conv_act_(model: nn.Module) -> int:
         RuntimeError: ``model`` is in training mode.
     """
     from ..models.layers.bev_unet_blocks import CircularConvBNAct
-    if model.training:
-        raise RuntimeError('fuse_conv_act_: call model.eval() first; '
-                           'folding uses the running statistics')
+    _require_eval(model, 'fuse_conv_act_')
     count = 0
     for parent in list(model.modules()):
         for name, child in list(parent._modules.items()):
