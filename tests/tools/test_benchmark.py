@@ -143,3 +143,18 @@ def test_peak_rss_sees_the_memory_a_call_touches():
     peak = common.peak_rss_mb(fill)
     assert 0.9 * size_mb < peak < 3 * size_mb
     assert common.peak_rss_mb(lambda: None) < 0.5 * size_mb
+
+
+def test_regenerating_the_markdown_keeps_the_hand_written_part(tmp_path):
+    path = tmp_path / 'BENCHMARKS.md'
+    path.write_text('# Benchmarks\n\nold tables\n\n' + bench.KEEP_MARKER +
+                    '\n\n## Odometry\n\nby hand\n')
+    bench.write_markdown(path, '# Benchmarks\n\nnew tables\n')
+    text = path.read_text()
+    assert 'new tables' in text and 'old tables' not in text
+    assert text.endswith(bench.KEEP_MARKER + '\n\n## Odometry\n\nby hand\n')
+    # without the marker the file is the new report alone
+    path.write_text('# Benchmarks\n\nold\n')
+    bench.write_markdown(path, '# Benchmarks\n\nnew\n')
+    assert path.read_text() == '# Benchmarks\n\nnew\n'
+    assert not list(tmp_path.glob('*.tmp'))

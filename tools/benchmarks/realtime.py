@@ -371,7 +371,10 @@ def markdown_tables(per_source: Dict[str, Dict]) -> List[str]:
     head = '| backend | ' + ' | '.join(
         f'{s} ms (2t) | {s} ms (1t) | {s} labels = fp32 | {s} peak MB'
         for s in sources) + ' |'
-    lines = ['### Backends side by side', '', head,
+    lines = ['### Backends side by side', '',
+             'Peak MB: what one more call adds to the peak RSS after a '
+             'warm-up; a runtime that keeps its buffers between calls '
+             '(OpenVINO) adds almost nothing.', '', head,
              '|---|' + '---|---|---|---|' * len(sources)]
 
     def cell(values, key, fmt):
