@@ -43,6 +43,9 @@ def parse_args(argv=None):
                         'hdl32e-20hz)')
     parser.add_argument('--scene-detail', choices=('rich', 'plain'),
                         default='rich')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='runs at once (each tool with cpu_count // '
+                        'jobs threads; --quick runs one at a time)')
     parser.add_argument('--dry-run', action='store_true',
                         help='only print the commands')
     return parser.parse_args(argv)
@@ -60,7 +63,7 @@ def main(argv=None):
             changes[key] = getattr(args, key)
     try:
         plan = plan_for_mode(args.out, mode, **changes)
-        print(run(plan, dry_run=args.dry_run))
+        print(run(plan, dry_run=args.dry_run, jobs=args.jobs))
     except (ValueError, FileExistsError, RuntimeError) as err:
         raise SystemExit(f'cross_sensor: {err}') from None
 

@@ -200,3 +200,63 @@ def test_quick_run_end_to_end(tmp_path):
     seq = root / 'data' / f'test-{name}' / 'sequences' / '08'
     profile = json.loads((seq / 'sensor.json').read_text())
     assert profile['scan_rate'] == HELD_OUT[name][1]
+
+
+def test_parallel_runs_wait_for_the_teacher(tmp_path, monkeypatch):
+    """``jobs=2``: every run trained and scored once, each tool given
+    ``cpu_count // 2`` threads and no echo; the teacher starts first and
+    the distilled student only after the teacher's logits are dumped."""
+    import os
+    import threading
+    import time
+
+    from kdmos_plugin.apis import cross_sensor as cs
+    plan = make_plan(str(tmp_path / 'out'), held_out=['vlp16-10hz'])
+    events, lock = [], threading.Lock()
+
+    def fake_tool(args, log_file, threads=None, echo=True):
+        args = [str(a) for a in args]
+        kind = Path(args[0]).stem
+        name = next(a.split('=', 1)[1] for a in args
+                    if a.startswith('experiment_name=')) \
+            if kind != 'dump_teacher_logits' else Path(
+                args[args.index('--out') + 1]).name
+        with lock:
+            events.append(('start', kind, name, threads, echo))
+        # a slow teacher: the others finish first
+        time.sleep(1.0 if (kind, name) == ('train', 'randomised-teacher')
+                   else 0.05)
+        if kind == 'train':
+            work = Path(args[args.index('--work-dir') + 1])
+            (work / 'epoch_1.pth').write_bytes(b'weights')
+            (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+        elif kind == 'test':
+            out = Path(args[args.index('--metrics-out') + 1])
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({k: 0.5 for k, _ in TABLE_KEYS}))
+        with lock:
+            events.append(('end', kind, name))
+        return 0.05
+
+    monkeypatch.setattr(cs, 'run_tool', fake_tool)
+    monkeypatch.setattr(cs, 'make_data', lambda plan, data, log: 0.0)
+    table = run(plan, jobs=2)
+    for line in table.splitlines()[2:]:  # every cell filled
+        assert [c.strip() for c in line.strip('|').split('|')][2:] == \
+            ['50.0'] * len(TABLE_KEYS)
+    starts = [e for e in events if e[0] == 'start']
+    assert all(e[3] == max(1, (os.cpu_count() or 1) // 2) and e[4] is False
+               for e in starts)
+    trains = [e[2] for e in starts if e[1] == 'train']
+    assert sorted(trains) == sorted(r.name for r in plan.runs)
+    assert 'randomised-teacher' in trains[:2]  # among the first two
+    assert trains[-1] == 'randomised-distilled'
+    dump_end = events.index(('end', 'dump_teacher_logits',
+                             'randomised-teacher'))
+    kd_start = next(i for i, e in enumerate(events)
+                    if e[:3] == ('start', 'train', 'randomised-distilled'))
+    assert dump_end < kd_start
+    assert sum(e[1] == 'test' for e in starts) == sum(
+        len(r.tests) for r in plan.runs)
+    with pytest.raises(ValueError, match='jobs must be >= 1'):
+        run(plan, jobs=0)
