@@ -591,8 +591,9 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
         dry_run: Only print the commands (checkpoints named ``CKPT``).
         jobs: Runs (a training with its logits and scores) at once, each
             tool with ``cpu_count // jobs`` threads and its output in its
-            log only. The teacher starts first; its distilled student waits
-            for its logits. In-process plans run one at a time.
+            log only; at most as many as the runs that need no teacher. The
+            teacher starts first; its distilled student waits for its
+            logits. In-process plans run one at a time.
 
     Returns:
         str: The Markdown table.
@@ -623,7 +624,10 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
         written_by='kdmos cross-sensor experiment')))
     logs = plan.root / 'logs'
     clear_output_dir(logs, STAMP)
-    jobs = 1 if plan.in_process else jobs
+    # no more jobs than runs that can train at once (a distilled student
+    # waits for its teacher): --only-randomised runs with every thread
+    jobs = 1 if plan.in_process else min(
+        jobs, max(1, sum(r.teacher is None for r in plan.runs)))
     if plan.in_process:
         tool = _InProcess()
     else:

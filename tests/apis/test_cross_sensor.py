@@ -260,3 +260,11 @@ def test_parallel_runs_wait_for_the_teacher(tmp_path, monkeypatch):
         len(r.tests) for r in plan.runs)
     with pytest.raises(ValueError, match='jobs must be >= 1'):
         run(plan, jobs=0)
+    # only the teacher and its student: one at a time, every thread
+    events.clear()
+    run(plan_for_mode(str(tmp_path / 'rand'), 'randomised',
+                      held_out=['vlp16-10hz']), jobs=2)
+    starts = [e for e in events if e[0] == 'start']
+    assert [e[2] for e in starts if e[1] == 'train'] == [
+        'randomised-teacher', 'randomised-distilled']
+    assert all(e[3] is None and e[4] is True for e in starts)
