@@ -3,21 +3,20 @@ randomised sensors and on each held-out sensor, distil the randomised
 teacher into the randomised student; test on held-out HDL-32E 2 Hz / 20 Hz,
 VLP-16 and OS1-128 synthetic sequences.
 
-    python tools/cross_sensor.py OUT                    # every row, ~45 min
+    python tools/cross_sensor.py OUT                    # every row, 80 min
     python tools/cross_sensor.py OUT --only-randomised  # teacher + distilled
-                                          # student, kept, ~18 min
+                                          # student, kept
     python tools/cross_sensor.py OUT --quick            # smoke run, ~1 min
         [--scans N] [--test-scans N] [--epochs N] [--teacher-epochs N]
         [--seed 0] [--held-out hdl32e-2hz vlp16-10hz ...]
-        [--scene-detail rich|plain] [--dry-run]
+        [--scene-detail rich|plain] [--jobs 2] [--dry-run]
 
 Writes ``OUT/data/<set>``, ``OUT/work/<run>`` (checkpoints, metrics per
 held-out sensor), ``OUT/logits``, ``OUT/logs`` (one log a run),
 ``OUT/checkpoints`` (the randomised teacher and distilled student),
 ``OUT/table.md`` and ``OUT/table.json`` (moving IoU, precision, recall).
 An OUT this tool did not write is refused. ``--dry-run`` prints the
-commands. The times are estimates for the idle 2-core machine (see
-``MODES`` in ``kdmos_plugin.apis.cross_sensor``).
+commands. The README gives the measured times and the table of seed 0.
 """
 import argparse
 
