@@ -54,7 +54,7 @@ import shutil
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -643,8 +643,8 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
     total = len(sets) + sum(1 + len(r.tests) for r in plan.runs)
     step = 0
     lock = threading.Lock()
-    done: Dict[str, threading.Event] = {r.name: threading.Event()
-                                        for r in plan.runs}
+    teachers = {r.teacher for r in plan.runs} - {None}
+    futures: Dict[str, Future] = {}
 
     def progress(what):
         nonlocal step
@@ -654,11 +654,8 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
                 f'({time.perf_counter() - start:.0f} s so far)')
 
     def train_and_score(r: Run) -> None:
-        if r.teacher is not None:  # its logits first
-            done[r.teacher].wait()
-            if r.teacher not in checkpoints:
-                raise RuntimeError(f'{r.name}: its teacher {r.teacher} '
-                                   'did not finish')
+        if r.teacher in futures:  # its logits first (a failure re-raised)
+            futures[r.teacher].result()
         progress(f'train {r.name}')
         work = plan.work_dir(r)
         clear_output_dir(work, STAMP)
@@ -667,14 +664,13 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
         ckpt = last_checkpoint(work)
         with lock:
             times[f'train_{r.name}'] = took
-        if any(o.teacher == r.name for o in plan.runs):
+        if r.name in teachers:
             clear_output_dir(plan.logits_dir(r), STAMP)
             took = tool(dump_command(plan, r, ckpt), log_file)
             with lock:
                 times[f'dump_{r.name}'] = took
         with lock:
             checkpoints[r.name] = ckpt
-        done[r.name].set()
         for name in r.tests:
             progress(f'test {r.name} on {name}')
             took = tool(evaluate_command(plan, r, name, ckpt),
@@ -692,19 +688,17 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
         for r in plan.runs:
             train_and_score(r)
     else:  # teachers first, the students that wait for them last
-        order = sorted(plan.runs, key=lambda r: (
-            r.teacher is not None,
-            not any(o.teacher == r.name for o in plan.runs)))
+        order = sorted(plan.runs, key=lambda r: (r.teacher is not None,
+                                                 r.name not in teachers))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(train_and_score, r) for r in order]
+            for r in order:  # a teacher is submitted before its student
+                futures[r.name] = pool.submit(train_and_score, r)
             try:
-                for future in futures:
+                for future in futures.values():
                     future.result()
             except BaseException:
-                for future in futures:
+                for future in futures.values():
                     future.cancel()
-                for event in done.values():  # wake a waiting student
-                    event.set()
                 raise
     kept = keep_checkpoints(plan, checkpoints)
     table = write_tables(plan, times, {**checkpoints, **kept})
