@@ -265,8 +265,11 @@ class MOSDistiller(BaseModel):
                        batch_data_samples: SampleList) -> Tensor:
         """Teacher point logits (sum_b N_b, C) of a batch, no gradient.
 
-        Online: the frozen teacher's ``point_logits``. Offline: the
-        concatenated ``gt_pts_seg.teacher_logits`` of the samples.
+        Online: the frozen teacher's ``point_logits``, in its own
+        precision: autocast (mixed-precision training of the student) is
+        off inside it, since a sparse teacher's spconv kernels take float32
+        or float16, not bfloat16. Offline: the concatenated
+        ``gt_pts_seg.teacher_logits`` of the samples.
 
         Raises:
             ValueError: Offline logits missing or of the wrong row count for
@@ -276,8 +279,11 @@ class MOSDistiller(BaseModel):
             if self.teacher.training:  # e.g. a caller used .train() on it
                 self.teacher.eval()
             teacher = self.teacher_api
-            feats = teacher.forward_feats(batch_inputs)
-            return teacher.point_logits(feats, batch_inputs).detach()
+            param = next(self.teacher.parameters(), None)
+            device = 'cpu' if param is None else param.device.type
+            with torch.autocast(device_type=device, enabled=False):
+                feats = teacher.forward_feats(batch_inputs)
+                return teacher.point_logits(feats, batch_inputs).detach()
         parts: List[Tensor] = []
         for i, sample in enumerate(batch_data_samples):
             gt = sample.get('gt_pts_seg')

@@ -159,8 +159,10 @@ def test_online_teacher_frozen_in_eval_without_gradient(tmp_path):
         student_before, model.student.parameters()))
 
 
-def test_real_teacher_frozen_in_eval_without_gradient(tmp_path):
-    """The same with the real sparse 4-D teacher of the synthetic config."""
+def real_teacher_distiller(tmp_path):
+    """A distiller of :data:`STUDENT` with the real sparse 4-D teacher of the
+    synthetic config (random weights, loaded from a checkpoint), and that
+    teacher as built."""
     from mmengine.config import Config
     teacher_model = Config.fromfile(osp.join(
         osp.dirname(__file__), '..', '..', '..', 'configs', 'kdmos',
@@ -172,6 +174,12 @@ def test_real_teacher_frozen_in_eval_without_gradient(tmp_path):
     model = MOSDistiller(student=copy.deepcopy(STUDENT),
                          teacher=dict(config=teacher_model, checkpoint=ckpt))
     model.init_weights()
+    return model, teacher
+
+
+def test_real_teacher_frozen_in_eval_without_gradient(tmp_path):
+    """The same with the real sparse 4-D teacher of the synthetic config."""
+    model, teacher = real_teacher_distiller(tmp_path)
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     seen = []
     forward = model.teacher.forward_feats
@@ -188,6 +196,28 @@ def test_real_teacher_frozen_in_eval_without_gradient(tmp_path):
     assert all(p.grad is None for p in model.teacher.parameters())
     for key, value in model.teacher.state_dict().items():
         torch.testing.assert_close(value, before[key])
+
+
+def test_real_teacher_runs_in_float32_under_bf16_autocast(tmp_path):
+    """Training the student in bf16 (AutocastOptimWrapper) keeps the online
+    sparse teacher in float32: spconv has no bfloat16 kernels, and its
+    logits are those of a float32 forward outside any autocast."""
+    from kdmos_plugin.engine import AutocastOptimWrapper
+    model, _ = real_teacher_distiller(tmp_path)
+    inputs, samples = make_batch(teacher_logits=False)
+    expected = model.teacher_logits(inputs, samples)
+    assert expected.dtype == torch.float32
+    optim = AutocastOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    with optim.optim_context(model):
+        assert torch.is_autocast_enabled('cpu')
+        got = model.teacher_logits(inputs, samples)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    model.train()
+    log_vars = model.train_step(dict(inputs=inputs, data_samples=samples),
+                                optim)
+    assert log_vars['loss_nckd'] > 0
 
 
 def test_checkpoint_loads_into_student_and_resumes(tmp_path):
