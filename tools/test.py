@@ -23,7 +23,6 @@ PyTorch fp32 figure (the default: the model itself).
 import argparse
 import json
 import os
-from pathlib import Path
 
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
@@ -35,6 +34,7 @@ from kdmos_plugin.apis import finish_distributed, load_config
 from kdmos_plugin.deploy import build_backend, use_backend_
 from kdmos_plugin.evaluation.metrics.mos_metric import (SUBMISSION_PATTERN,
                                                         summarize_metrics)
+from kdmos_plugin.utils.atomic_files import write_text_atomic
 from kdmos_plugin.utils.owned_files import start_clean
 
 
@@ -143,9 +143,8 @@ def main() -> None:
     if metrics and is_main_process():
         print(summarize_metrics(metrics))
     if args.metrics_out and is_main_process():
-        Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.metrics_out).write_text(
-            json.dumps({k: _plain(v) for k, v in metrics.items()}, indent=1))
+        write_text_atomic(
+            args.metrics_out, json.dumps({k: _plain(v) for k, v in metrics.items()}, indent=1))
     finish_distributed()
 
 

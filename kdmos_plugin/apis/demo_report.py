@@ -19,6 +19,7 @@ from ..datasets.label_map import MOS_4CLASS, build_lut, map_labels
 from ..visualization import (BEVGrid, render_bev, render_errors, save_png,
                              side_by_side)
 from ..deploy import build_backend
+from ..utils.atomic_files import write_text_atomic
 from .demo_stats import paired_gain, summary
 from .inference import init_mos_model, predict_packed
 
@@ -240,10 +241,10 @@ def write_report(demo, total_s: float) -> dict:
             timing['teacher']['total_ms'] / timing['student_bf16']['total_ms']),
         times_s=demo.times, total_s=total_s, jobs=demo.jobs,
         checkpoints=demo.checkpoints, picture=str(picture))
-    (demo.work_dir / 'report.json').write_text(json.dumps(report, indent=1))
-    (demo.work_dir / 'report.md').write_text(
-        '\n'.join(_markdown(demo, results, timing, frames, mid, ratio,
-                            total_s)))
+    write_text_atomic(demo.work_dir / 'report.json',
+                      json.dumps(report, indent=1))
+    write_text_atomic(demo.work_dir / 'report.md', '\n'.join(
+        _markdown(demo, results, timing, frames, mid, ratio, total_s)))
     return report
 
 

@@ -30,7 +30,6 @@ Outputs in ``out_dir`` (each file written to a temporary name and renamed):
 """
 import json
 import logging
-import os
 import os.path as osp
 import sys
 import time
@@ -45,19 +44,12 @@ from ..sources import build_source, get_profile, read_pose_file
 from ..utils.owned_files import claim_files
 from ..visualization import (BEVGrid, add_caption, render_bev, save_gif,
                              save_png)
+from ..utils.atomic_files import write_bytes_atomic
 from .inference import MOSStreamer, init_mos_model
 
 #: Train id -> SemanticKITTI id of the written labels.
 LABEL_LUT = np.asarray([INV_MAP_4CLASS[c] for c in range(len(INV_MAP_4CLASS))],
                        dtype=np.uint32)
-
-
-def _atomic_bytes(path: str, data: bytes) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def segment_recording(config,
@@ -170,7 +162,7 @@ def segment_recording(config,
                       f'points with NaN / inf coordinates are labelled 0 '
                       f'(unlabeled)',
                       logger='current', level=logging.WARNING)
-        _atomic_bytes(osp.join(out_dir, f'{frame.name}.label'),
+        write_bytes_atomic(osp.join(out_dir, f'{frame.name}.label'),
                       np.ascontiguousarray(LABEL_LUT[labels]).tobytes())
         total += len(points)
         moving += int((labels == 3).sum())
@@ -195,7 +187,7 @@ def segment_recording(config,
         poses_arr = np.linalg.inv(poses_arr[0])[None] @ poses_arr
     lines = [' '.join(repr(float(v)) for v in p[:3].reshape(-1))
              for p in poses_arr]
-    _atomic_bytes(osp.join(out_dir, 'poses.txt'),
+    write_bytes_atomic(osp.join(out_dir, 'poses.txt'),
                   ('\n'.join(lines) + '\n').encode() if lines else b'')
     if vis and gif_frames:
         save_gif(osp.join(out_dir, 'recording.gif'), gif_frames,
@@ -208,7 +200,7 @@ def segment_recording(config,
         moving_share=moving / total if total else 0.0,
         seconds_per_scan=float(np.mean(seconds)) if seconds else 0.0,
         poses=pose_origin, out_dir=out_dir)
-    _atomic_bytes(osp.join(out_dir, 'summary.json'),
+    write_bytes_atomic(osp.join(out_dir, 'summary.json'),
                   (json.dumps(summary, indent=2) + '\n').encode())
     print_log(f'{summary["scans"]} scans, {summary["points"]} points, '
               f'{100 * summary["moving_share"]:.2f}% moving, '

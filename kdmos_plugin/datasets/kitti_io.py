@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..utils.atomic_files import write_bytes_atomic
+
 try:  # torch is optional for this module
     import torch
 except ImportError:  # pragma: no cover
@@ -58,18 +60,6 @@ def _check_exists(path: PathLike, what: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} file not found: {path}')
     return path
-
-
-def _write_atomic(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: parent folders are created,
-    the bytes go to a temporary file beside it, which then replaces
-    ``path``, so a reader never sees a partly written file."""
-    path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _number_line(values) -> str:
@@ -259,7 +249,7 @@ def write_points(path: PathLike, points: np.ndarray) -> None:
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 4:
         raise ValueError(f'{path}: points must be (N, 4), got {points.shape}')
-    _write_atomic(path, np.ascontiguousarray(points, np.float32).tobytes())
+    write_bytes_atomic(path, np.ascontiguousarray(points, np.float32).tobytes())
 
 
 def read_labels(path: PathLike,
@@ -319,7 +309,7 @@ def write_labels(path: PathLike, labels: np.ndarray) -> None:
         raise ValueError(f'{path}: labels must be (N,), got {labels.shape}')
     if labels.size and (labels.min() < 0 or labels.max() > 0xFFFFFFFF):
         raise ValueError(f'{path}: labels outside the uint32 range')
-    _write_atomic(path, np.ascontiguousarray(labels, np.uint32).tobytes())
+    write_bytes_atomic(path, np.ascontiguousarray(labels, np.uint32).tobytes())
 
 
 def _parse_numbers(path: str, lineno: int, text: str) -> np.ndarray:
@@ -457,7 +447,7 @@ def write_poses(path: PathLike, poses: np.ndarray) -> None:
     if poses.ndim != 3 or poses.shape[1:] not in ((4, 4), (3, 4)):
         raise ValueError(f'{path}: poses must be (S, 4, 4), got {poses.shape}')
     text = ''.join(_number_line(pose[:3]) for pose in poses)
-    _write_atomic(path, text.encode())
+    write_bytes_atomic(path, text.encode())
 
 
 def read_calib(path: PathLike) -> Dict[str, np.ndarray]:
@@ -513,7 +503,7 @@ def write_calib(path: PathLike,
     lines = [f'{key}: ' + _number_line(np.asarray(value, np.float64))
              for key, value in (extra or {}).items()]
     lines.append('Tr: ' + _number_line(Tr[:3]))
-    _write_atomic(path, ''.join(lines).encode())
+    write_bytes_atomic(path, ''.join(lines).encode())
 
 
 def camera_to_lidar_poses(cam_poses: np.ndarray, Tr: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
+from ..utils.atomic_files import write_bytes_atomic, write_text_atomic
 from .kitti_io import KittiFormatError, frame_gap_problem, scan_files
 
 INFO_VERSION = 1
@@ -228,14 +229,6 @@ def load_info_file(path: str) -> dict:
                      f'{ext or "extensionless"}')
 
 
-def _write_json_atomic(path: str, obj) -> None:
-    """Write ``obj`` as JSON through a temporary file and a rename."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
 def create_info_files(data_root: str,
                       out_dir: Optional[str] = None,
                       splits: Optional[Dict[str, Sequence[str]]] = None,
@@ -289,11 +282,8 @@ def create_info_files(data_root: str,
     for name, info in infos.items():
         path = osp.join(out_dir, names[name])
         if file_format == 'json':
-            _write_json_atomic(path, info)
+            write_text_atomic(path, json.dumps(info, indent=1))
         else:
-            tmp = f'{path}.tmp{os.getpid()}'
-            with open(tmp, 'wb') as f:
-                pickle.dump(info, f, protocol=4)
-            os.replace(tmp, path)
+            write_bytes_atomic(path, pickle.dumps(info, protocol=4))
         written[name] = path
     return written

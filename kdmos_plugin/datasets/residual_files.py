@@ -5,12 +5,12 @@
 :func:`write_reference_residuals` (``tools/create_data.py --residual-root``)
 and read by ``MOSMotionFeatures(mode='file')``.
 """
-import os
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from ..utils.atomic_files import atomic_path
 from .bev_residuals import iter_reference_residuals
 from .kitti_io import read_lidar_poses, read_points
 from .mos_infos import list_sequence
@@ -66,10 +66,8 @@ def write_reference_residuals(data_root: str,
         for j, feats in iter_reference_residuals(
                 lambda i: read_points(paths[i]), poses, len(paths)):
             out = residual_file_path(out_root, seq, frame_ids[j])
-            os.makedirs(osp.dirname(out), exist_ok=True)
-            tmp = out[:-4] + '.tmp.npy'
-            np.save(tmp, feats.numpy())
-            os.replace(tmp, out)
+            with atomic_path(out, suffix='.npy') as tmp:
+                np.save(tmp, feats.numpy())
             count += 1
         written[seq] = count
     return written

@@ -13,11 +13,12 @@ by a position in a filtered list (docs/METHOD.md §7.2).
 """
 import hashlib
 import json
-import os
 import os.path as osp
 from typing import Sequence
 
 import numpy as np
+
+from ..utils.atomic_files import atomic_path, write_text_atomic
 
 #: Version of the on-disk format described in docs/TEACHER_LOGITS.md.
 FORMAT_VERSION = 1
@@ -139,11 +140,7 @@ def prepare_output_dir(root: str, manifest: dict) -> None:
     if osp.isdir(osp.join(root, 'sequences')):
         raise ValueError(f'{root} holds sequences/ but no {MANIFEST_NAME}: '
                          'refusing to mix logits of unknown origin')
-    os.makedirs(root, exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(manifest, f, indent=2)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(manifest, indent=2))
 
 
 def save_logits(path: str, logits: np.ndarray, dtype: str) -> None:
@@ -152,7 +149,5 @@ def save_logits(path: str, logits: np.ndarray, dtype: str) -> None:
     if logits.ndim != 2:
         raise ValueError(f'{path}: logits must be (N, C), got '
                          f'{logits.shape}')
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = path[:-4] + '.tmp.npy'
-    np.save(tmp, logits.astype(dtype, copy=False))
-    os.replace(tmp, path)
+    with atomic_path(path, suffix='.npy') as tmp:
+        np.save(tmp, logits.astype(dtype, copy=False))

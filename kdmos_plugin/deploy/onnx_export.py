@@ -6,13 +6,12 @@ dynamic point count. Runtimes choose their precision at load time
 (OpenVINO's ``INFERENCE_PRECISION_HINT``, TensorRT's ``--bf16/--fp16``).
 """
 import json
-import os
-import tempfile
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
+from ..utils.atomic_files import atomic_path
 from .onnx_runtime import INPUT_NAMES, META_KEY, OUTPUT_NAME
 from .student_graph import StudentGraph
 
@@ -63,11 +62,7 @@ def export_onnx(model: nn.Module, out: str, opset: int = OPSET,
                 motion_channels=graph.motion_channels,
                 inputs=list(INPUT_NAMES), output=OUTPUT_NAME, opset=opset,
                 **(extra_meta or {}))
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.onnx.tmp')
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix='.onnx') as tmp:
         with torch.no_grad():
             torch.onnx.export(
                 graph, (feats, ind), tmp, dynamo=False,
@@ -81,8 +76,4 @@ def export_onnx(model: nn.Module, out: str, opset: int = OPSET,
         entry.key, entry.value = META_KEY, json.dumps(meta)
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return meta

@@ -23,6 +23,7 @@ from typing import Dict, List, Tuple, Union
 
 import numpy as np
 
+from ..utils.atomic_files import atomic_path
 from .base import SourceFormatError
 
 PathLike = Union[str, os.PathLike]
@@ -203,10 +204,7 @@ def write_pcd(path: PathLike, points: np.ndarray,
             f'TYPE {" ".join(types)}\nCOUNT {" ".join("1" for _ in names)}\n'
             f'WIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\n'
             f'DATA {data}\n')
-    path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
         f.write(head.encode('ascii'))
         if data == 'binary':
             little = points.astype(points.dtype.newbyteorder('<'))
@@ -216,4 +214,3 @@ def write_pcd(path: PathLike, points: np.ndarray,
             for row in points:
                 f.write((fmt % tuple(row[name].item() for name in names)
                          ).encode('ascii'))
-    os.replace(tmp, path)

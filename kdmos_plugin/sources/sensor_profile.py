@@ -49,6 +49,8 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..utils.atomic_files import write_text_atomic
+
 PathLike = Union[str, os.PathLike]
 
 #: The scan rate of the training data (SemanticKITTI, 10 Hz) [Hz].
@@ -371,10 +373,7 @@ class SensorProfile:
             text = yaml.safe_dump(data, sort_keys=False)
         else:
             text = json.dumps(data, indent=2) + '\n'
-        tmp = f'{path}.tmp{os.getpid()}'
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
 
     @classmethod
     def load(cls, path: PathLike) -> 'SensorProfile':

@@ -21,6 +21,8 @@ import os
 import os.path as osp
 from typing import Iterable, List, Sequence
 
+from .atomic_files import write_text_atomic
+
 #: The ledger file at the root of an output folder.
 LEDGER_NAME = '.kdmos_written.json'
 
@@ -51,11 +53,9 @@ def _read_ledger(out_dir: str) -> dict:
 def _write_ledger(out_dir: str, ledger: dict) -> None:
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, LEDGER_NAME)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(dict(files=sorted(set(ledger['files'])),
-                       patterns=sorted(set(ledger['patterns']))), f, indent=0)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(
+        dict(files=sorted(set(ledger['files'])),
+             patterns=sorted(set(ledger['patterns']))), indent=0))
 
 
 def _norm(rel: str) -> str:

@@ -1,9 +1,10 @@
 """Animated pictures (GIF) of a recording's BEV frames."""
 import os
-import os.path as osp
 from typing import Sequence
 
 import numpy as np
+
+from ..utils.atomic_files import atomic_path
 
 
 def add_caption(image: np.ndarray, text: str, scale: float = 0.45
@@ -45,8 +46,6 @@ def save_gif(path: str, frames: Sequence[np.ndarray], fps: float = 10.0,
                 f'{path}: frame {k} is {frame.shape} {frame.dtype}, expected '
                 f'{shape} uint8 RGB like frame 0')
     path = os.fspath(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}.gif'
-    imageio.mimsave(tmp, list(frames), duration=1000.0 / fps, loop=loop)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix='.gif') as tmp:
+        imageio.mimsave(tmp, list(frames), duration=1000.0 / fps, loop=loop)
     return path

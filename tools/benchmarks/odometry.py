@@ -255,13 +255,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     import kdmos_plugin  # noqa: F401
+    from kdmos_plugin.utils.atomic_files import write_text_atomic
     args = parse_args(argv)
     report = run(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + '\n')
+    write_text_atomic(args.out, json.dumps(report, indent=2) + '\n')
     text = markdown(report)
     if args.markdown:
-        Path(args.markdown).write_text(text)
+        write_text_atomic(args.markdown, text)
     print(text)
     return report
 
