@@ -47,6 +47,7 @@ its distilled student, their checkpoints copied to
 """
 import contextlib
 import io
+import functools
 import json
 import os
 import runpy
@@ -54,14 +55,14 @@ import shutil
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..sources.sensor_profile import get_profile
+from ..utils.atomic_files import write_text_atomic
 from .demo import (REPO, check_writable, clear_output_dir, last_checkpoint,
-                   log, logits_root_option, run_tool)
+                   log, logits_root_option, run_jobs, run_tool)
 
 STUDENT_CFG = 'configs/kdmos/student_bev_synthetic_sensors.py'
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic_sensors.py'
@@ -438,22 +439,16 @@ def results_table(plan: Plan) -> str:
     return '\n'.join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_tables(plan: Plan, times: Optional[Dict[str, float]] = None,
                  checkpoints: Optional[Dict[str, str]] = None) -> str:
     """Write ``table.md`` and ``table.json`` (atomically); returns the
     Markdown table."""
     table = results_table(plan)
-    _write_atomic(plan.root / 'table.md', table + '\n')
+    write_text_atomic(plan.root / 'table.md', table + '\n')
     summary = dict(results=results(plan), rows=list(ROWS),
                    plan=_plan_summary(plan), times_s=times or {},
                    checkpoints=checkpoints or {})
-    _write_atomic(plan.root / 'table.json', json.dumps(summary, indent=1))
+    write_text_atomic(plan.root / 'table.json', json.dumps(summary, indent=1))
     return table
 
 
@@ -644,7 +639,6 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
     step = 0
     lock = threading.Lock()
     teachers = {r.teacher for r in plan.runs} - {None}
-    futures: Dict[str, Future] = {}
 
     def progress(what):
         nonlocal step
@@ -654,8 +648,6 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
                 f'({time.perf_counter() - start:.0f} s so far)')
 
     def train_and_score(r: Run) -> None:
-        if r.teacher in futures:  # its logits first (a failure re-raised)
-            futures[r.teacher].result()
         progress(f'train {r.name}')
         work = plan.work_dir(r)
         clear_output_dir(work, STAMP)
@@ -684,22 +676,13 @@ def run(plan: Plan, dry_run: bool = False, jobs: int = 1) -> str:
         progress(f'data {data.name}')
         times[f'data_{data.name}'] = make_data(plan, data,
                                                logs / 'data.log')
-    if jobs == 1:
-        for r in plan.runs:
-            train_and_score(r)
-    else:  # teachers first, the students that wait for them last
-        order = sorted(plan.runs, key=lambda r: (r.teacher is not None,
-                                                 r.name not in teachers))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for r in order:  # a teacher is submitted before its student
-                futures[r.name] = pool.submit(train_and_score, r)
-            try:
-                for future in futures.values():
-                    future.result()
-            except BaseException:
-                for future in futures.values():
-                    future.cancel()
-                raise
+    # one at a time: the plan's order; else teachers first, the students
+    # that wait for them (their logits; a failure re-raised) last
+    order = plan.runs if jobs == 1 else sorted(
+        plan.runs, key=lambda r: (r.teacher is not None,
+                                  r.name not in teachers))
+    run_jobs([(r.name, functools.partial(train_and_score, r), r.teacher)
+              for r in order], jobs)
     kept = keep_checkpoints(plan, checkpoints)
     table = write_tables(plan, times, {**checkpoints, **kept})
     log(f'wrote {plan.root / "table.md"} and table.json in '

@@ -36,10 +36,11 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from ..utils.atomic_files import write_text_atomic
 from .demo_report import write_report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,6 +115,54 @@ def run_tool(args: Sequence, log_file: Path, threads: Optional[int] = None,
         raise RuntimeError(f'{" ".join(cmd[1:])} failed with exit code '
                            f'{code}; see {log_file}')
     return time.perf_counter() - start
+
+
+#: A task of :func:`run_jobs`: its name, what it runs, and the name of an
+#: earlier task it waits for (or None).
+Task = Tuple[str, Callable[[], None], Optional[str]]
+
+
+def run_jobs(tasks: Sequence[Task], jobs: int,
+             on_done: Optional[Callable[[str], None]] = None) -> None:
+    """Run named tasks in worker threads, up to ``jobs`` at once, in order.
+
+    A task whose ``after`` names an earlier task first waits for it (so a
+    distilled student starts once its teacher's logits exist) and fails
+    with its error. Tasks start in the given order, so a task never waits
+    for one that has not started.
+
+    Args:
+        tasks: ``(name, fn, after)`` triples; ``fn()`` does the work.
+        jobs: Worker threads (at least 1).
+        on_done: Called with each task's name as it is done, in order.
+
+    Raises:
+        ValueError: A task waits for a task that is not before it.
+        BaseException: The first failure, in task order; the tasks not yet
+            started are dropped.
+    """
+    futures: Dict[str, Future] = {}
+    for i, (name, _, after) in enumerate(tasks):
+        if after is not None and after not in [t[0] for t in tasks[:i]]:
+            raise ValueError(f'run_jobs: task {name!r} waits for {after!r}, '
+                             'which is not an earlier task')
+
+    def job(fn: Callable[[], None], after: Optional[str]) -> None:
+        if after is not None:
+            futures[after].result()
+        fn()
+
+    with ThreadPoolExecutor(max(1, int(jobs))) as pool:
+        for name, fn, after in tasks:
+            futures[name] = pool.submit(job, fn, after)
+        for name, future in futures.items():
+            try:
+                future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            if on_done is not None:
+                on_done(name)
 
 
 def last_checkpoint(work_dir: Path) -> str:
@@ -455,55 +504,39 @@ class Demo:
                 pipeline_option(KD_UNLABELLED_CFG, 'TeacherPseudoLabels',
                                 'sequences',
                                 f'[{",".join(self.unlabelled_sequences)}]')]
-        with ThreadPoolExecutor(self.jobs) as pool:
-            futures = {}
+        tasks: List[Task] = []
 
-            def submit(name, fn, *args, after=None):
-                def job():
-                    if after is not None:
-                        futures[after].result()
-                    fn(*args)
-                futures[name] = pool.submit(job)
+        def add(name, fn, *args, after=None):
+            tasks.append((name, lambda: fn(*args), after))
 
-            # teachers first: the distilled students wait for their logits
-            submit('teacher', self.teacher_job, 'teacher',
-                   self.logits_root / 'teacher', echo)
-            if unlabelled:
-                submit('teacher_labelled', self.teacher_job,
-                       'teacher_labelled',
-                       self.logits_root / 'teacher_labelled', echo,
-                       self.labelled_sequences)
-            for seed in self.seeds:
-                opts = [f'randomness.seed={seed}'] + self.student_options
-                submit(f'student_seed{seed}', self.train_and_test,
-                       f'student_seed{seed}', STUDENT_CFG, opts, STUDENT_CFG,
-                       echo)
-                if unlabelled and seed in self.unlabelled_seeds:
-                    submit(f'student_labelled_seed{seed}',
-                           self.train_and_test,
-                           f'student_labelled_seed{seed}', STUDENT_CFG, opts,
-                           STUDENT_CFG, echo, self.labelled_sequences)
-            for seed in self.seeds:
-                opts = [f'randomness.seed={seed}'] + self.student_options
-                submit(f'distilled_seed{seed}', self.train_and_test,
-                       f'distilled_seed{seed}', KD_CFG, opts + kd,
-                       STUDENT_CFG, echo, after='teacher')
-                if unlabelled and seed in self.unlabelled_seeds:
-                    submit(f'distilled_unlabelled_seed{seed}',
-                           self.train_and_test,
-                           f'distilled_unlabelled_seed{seed}',
-                           KD_UNLABELLED_CFG, opts + kd_u, STUDENT_CFG, echo,
-                           after='teacher_labelled')
-            for name, future in futures.items():
-                try:
-                    future.result()
-                except BaseException:
-                    # the first failure ends the demo: drop queued runs
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-                log(f'{name} done')
+        # teachers first: the distilled students wait for their logits
+        add('teacher', self.teacher_job, 'teacher',
+            self.logits_root / 'teacher', echo)
+        if unlabelled:
+            add('teacher_labelled', self.teacher_job, 'teacher_labelled',
+                self.logits_root / 'teacher_labelled', echo,
+                self.labelled_sequences)
+        for seed in self.seeds:
+            opts = [f'randomness.seed={seed}'] + self.student_options
+            add(f'student_seed{seed}', self.train_and_test,
+                f'student_seed{seed}', STUDENT_CFG, opts, STUDENT_CFG, echo)
+            if unlabelled and seed in self.unlabelled_seeds:
+                add(f'student_labelled_seed{seed}', self.train_and_test,
+                    f'student_labelled_seed{seed}', STUDENT_CFG, opts,
+                    STUDENT_CFG, echo, self.labelled_sequences)
+        for seed in self.seeds:
+            opts = [f'randomness.seed={seed}'] + self.student_options
+            add(f'distilled_seed{seed}', self.train_and_test,
+                f'distilled_seed{seed}', KD_CFG, opts + kd, STUDENT_CFG,
+                echo, after='teacher')
+            if unlabelled and seed in self.unlabelled_seeds:
+                add(f'distilled_unlabelled_seed{seed}', self.train_and_test,
+                    f'distilled_unlabelled_seed{seed}', KD_UNLABELLED_CFG,
+                    opts + kd_u, STUDENT_CFG, echo,
+                    after='teacher_labelled')
+        run_jobs(tasks, self.jobs, on_done=lambda name: log(f'{name} done'))
         # what the report reads, kept in case it has to be written again
-        (self.work_dir / 'runs.json').write_text(json.dumps(dict(
+        write_text_atomic(self.work_dir / 'runs.json', json.dumps(dict(
             metrics=self.metrics, checkpoints=self.checkpoints,
             times=self.times), indent=1))
         report = write_report(self, time.perf_counter() - start)

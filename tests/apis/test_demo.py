@@ -16,7 +16,8 @@ import pytest
 from mmengine.config import Config
 
 from kdmos_plugin.apis.demo import (KD_UNLABELLED_CFG, STAMP, STUDENT_CFG,
-                                    TEACHER_CFG, Demo, clear_output_dir)
+                                    TEACHER_CFG, Demo, clear_output_dir,
+                                    run_jobs)
 from kdmos_plugin.apis.demo_report import target_lines, timing_frames
 from kdmos_plugin.apis.demo_stats import paired_gain
 from kdmos_plugin.datasets.teacher_logits import MANIFEST_NAME, logits_path
@@ -275,3 +276,40 @@ def test_clear_output_dir_replaces_only_stamped_folders(tmp_path):
     with pytest.raises(FileExistsError, match='not written by the demo'):
         clear_output_dir(theirs)
     assert [p.name for p in theirs.iterdir()] == [MANIFEST_NAME]
+
+
+def test_run_jobs_waits_for_after_and_stops_at_the_first_failure():
+    """A task with ``after`` starts once that task is done; a failure is
+    raised in task order, its dependants fail with it, and the tasks not
+    yet started never run."""
+    import threading
+    import time
+    events, lock = [], threading.Lock()
+
+    def task(name, seconds=0.0, fail=False):
+        def fn():
+            with lock:
+                events.append(f'start {name}')
+            time.sleep(seconds)
+            if fail:
+                raise RuntimeError(f'{name} failed')
+            with lock:
+                events.append(f'end {name}')
+        return fn
+
+    done = []
+    run_jobs([('teacher', task('teacher', 0.2), None),
+              ('plain', task('plain'), None),
+              ('kd', task('kd'), 'teacher')], jobs=2, on_done=done.append)
+    assert events.index('end teacher') < events.index('start kd')
+    assert done == ['teacher', 'plain', 'kd']
+    events.clear()
+    with pytest.raises(RuntimeError, match='teacher failed'):
+        run_jobs([('teacher', task('teacher', 0.1, fail=True), None),
+                  ('kd', task('kd'), 'teacher'),
+                  ('late', task('late', 0.1), None),
+                  ('later', task('later'), None)], jobs=1)
+    assert 'start kd' not in events and 'start later' not in events
+    with pytest.raises(ValueError, match="waits for 'teacher'"):
+        run_jobs([('kd', task('kd'), 'teacher'),
+                  ('teacher', task('teacher'), None)], jobs=2)
