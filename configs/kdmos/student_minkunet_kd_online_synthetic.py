@@ -46,3 +46,8 @@ model = dict(
         train_cfg=dict(),
         test_cfg=dict()),
     adapter=dict(features='point_feats'))
+# float32: spconv has no bfloat16 kernels, so the bf16 autocast of
+# student_bev_synthetic.py does not apply to a sparse student.
+optim_wrapper = dict(
+    _delete_=True, type='OptimWrapper',
+    optimizer={{_base_.optim_wrapper.optimizer}})
