@@ -17,7 +17,7 @@ for group in $groups; do
   out=$(mktemp)
   "$python" -m pytest "$group" "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
-  line=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$out" | tail -1)
+  line=$(grep -E '^(=+ )?[0-9]+ [a-z]+.* in [0-9.]+s' "$out" | grep -E 'passed|failed|error' | tail -1)
   p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
   f=$(echo "$line" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s += $1} END {if (NR) print s}')
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
