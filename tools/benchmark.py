@@ -238,7 +238,7 @@ def write_markdown(path: Path, text: str) -> None:
         if KEEP_MARKER in old:
             kept = old[old.index(KEEP_MARKER):]
     write_text_atomic(path, text.rstrip('\n') + '\n' +
-                  ('\n' + kept if kept else ''))
+                      ('\n' + kept if kept else ''))
 
 
 def main(argv=None) -> None:
@@ -281,8 +281,7 @@ def main(argv=None) -> None:
                 print(f'[benchmark] {topic} on {source} done in '
                       f'{time.perf_counter() - start:.1f} s', flush=True)
                 print(json.dumps(values, indent=1), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(Path(args.out), json.dumps(report, indent=1))
+    write_text_atomic(args.out, json.dumps(report, indent=1))
     if args.markdown:
         write_markdown(Path(args.markdown), to_markdown(report))
     print(f'[benchmark] report written to {args.out}')

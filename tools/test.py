@@ -143,8 +143,8 @@ def main() -> None:
     if metrics and is_main_process():
         print(summarize_metrics(metrics))
     if args.metrics_out and is_main_process():
-        write_text_atomic(
-            args.metrics_out, json.dumps({k: _plain(v) for k, v in metrics.items()}, indent=1))
+        write_text_atomic(args.metrics_out, json.dumps(
+            {k: _plain(v) for k, v in metrics.items()}, indent=1))
     finish_distributed()
 
 

@@ -46,8 +46,8 @@ its distilled student, their checkpoints copied to
 ``<root>/checkpoints/``).
 """
 import contextlib
-import io
 import functools
+import io
 import json
 import os
 import runpy

@@ -142,10 +142,12 @@ def run_jobs(tasks: Sequence[Task], jobs: int,
             started are dropped.
     """
     futures: Dict[str, Future] = {}
-    for i, (name, _, after) in enumerate(tasks):
-        if after is not None and after not in [t[0] for t in tasks[:i]]:
+    earlier = set()
+    for name, _, after in tasks:
+        if after is not None and after not in earlier:
             raise ValueError(f'run_jobs: task {name!r} waits for {after!r}, '
                              'which is not an earlier task')
+        earlier.add(name)
 
     def job(fn: Callable[[], None], after: Optional[str]) -> None:
         if after is not None:

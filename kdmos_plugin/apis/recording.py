@@ -41,10 +41,10 @@ from mmengine.utils import ProgressBar
 
 from ..datasets.label_map import INV_MAP_4CLASS
 from ..sources import build_source, get_profile, read_pose_file
+from ..utils.atomic_files import write_bytes_atomic
 from ..utils.owned_files import claim_files
 from ..visualization import (BEVGrid, add_caption, render_bev, save_gif,
                              save_png)
-from ..utils.atomic_files import write_bytes_atomic
 from .inference import MOSStreamer, init_mos_model
 
 #: Train id -> SemanticKITTI id of the written labels.
@@ -163,7 +163,7 @@ def segment_recording(config,
                       f'(unlabeled)',
                       logger='current', level=logging.WARNING)
         write_bytes_atomic(osp.join(out_dir, f'{frame.name}.label'),
-                      np.ascontiguousarray(LABEL_LUT[labels]).tobytes())
+                           np.ascontiguousarray(LABEL_LUT[labels]).tobytes())
         total += len(points)
         moving += int((labels == 3).sum())
         if vis:
@@ -188,7 +188,7 @@ def segment_recording(config,
     lines = [' '.join(repr(float(v)) for v in p[:3].reshape(-1))
              for p in poses_arr]
     write_bytes_atomic(osp.join(out_dir, 'poses.txt'),
-                  ('\n'.join(lines) + '\n').encode() if lines else b'')
+                       ('\n'.join(lines) + '\n').encode() if lines else b'')
     if vis and gif_frames:
         save_gif(osp.join(out_dir, 'recording.gif'), gif_frames,
                  fps=min(10.0, profile.scan_rate / gif_every))
@@ -201,7 +201,7 @@ def segment_recording(config,
         seconds_per_scan=float(np.mean(seconds)) if seconds else 0.0,
         poses=pose_origin, out_dir=out_dir)
     write_bytes_atomic(osp.join(out_dir, 'summary.json'),
-                  (json.dumps(summary, indent=2) + '\n').encode())
+                       (json.dumps(summary, indent=2) + '\n').encode())
     print_log(f'{summary["scans"]} scans, {summary["points"]} points, '
               f'{100 * summary["moving_share"]:.2f}% moving, '
               f'{1000 * summary["seconds_per_scan"]:.0f} ms a scan '

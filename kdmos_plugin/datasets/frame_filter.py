@@ -10,11 +10,11 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..utils.atomic_files import write_text_atomic
 from .kitti_io import read_labels
 from .label_map import MOVING_RAW_IDS
 
@@ -71,13 +71,9 @@ def moving_point_counts(label_paths: Sequence[str],
         dtype=np.int64)
     if cache_file is not None:
         try:
-            os.makedirs(cache_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix='.tmp')
-            with os.fdopen(fd, 'w') as f:
-                json.dump(
-                    dict(paths=[osp.abspath(p) for p in label_paths],
-                         counts=counts.tolist()), f)
-            os.replace(tmp, cache_file)
+            write_text_atomic(cache_file, json.dumps(
+                dict(paths=[osp.abspath(p) for p in label_paths],
+                     counts=counts.tolist())))
         except OSError:
             pass
     return counts

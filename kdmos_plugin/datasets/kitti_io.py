@@ -249,7 +249,8 @@ def write_points(path: PathLike, points: np.ndarray) -> None:
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 4:
         raise ValueError(f'{path}: points must be (N, 4), got {points.shape}')
-    write_bytes_atomic(path, np.ascontiguousarray(points, np.float32).tobytes())
+    write_bytes_atomic(path,
+                       np.ascontiguousarray(points, np.float32).tobytes())
 
 
 def read_labels(path: PathLike,

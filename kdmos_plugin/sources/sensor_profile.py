@@ -366,7 +366,6 @@ class SensorProfile:
         """Write the profile as YAML (``.yaml``/``.yml``) or JSON (other
         suffixes), atomically (a temporary file renamed into place)."""
         path = os.fspath(path)
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         data = self.to_dict()
         if path.lower().endswith(('.yaml', '.yml')):
             import yaml

@@ -51,7 +51,6 @@ def _read_ledger(out_dir: str) -> dict:
 
 
 def _write_ledger(out_dir: str, ledger: dict) -> None:
-    os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, LEDGER_NAME)
     write_text_atomic(path, json.dumps(
         dict(files=sorted(set(ledger['files'])),

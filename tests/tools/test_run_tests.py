@@ -22,7 +22,8 @@ def test_counts_are_summed_over_folders_in_either_summary_form(tmp_path,
                          ('data', 'def test_not_collected():\n    pass\n')):
         (tmp_path / 'tests' / folder).mkdir(parents=True)
         (tmp_path / 'tests' / folder / f'test_{folder}.py').write_text(body)
-    (tmp_path / 'tests' / 'test_top.py').write_text('def test_d():\n    pass\n')
+    (tmp_path / 'tests' / 'test_top.py').write_text(
+        'def test_d():\n    pass\n')
     res = subprocess.run(['bash', 'tools/run_tests.sh', sys.executable,
                           '-p', 'no:cacheprovider', *extra], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
