@@ -28,13 +28,9 @@ import re
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 
 from ..utils.atomic_files import write_bytes_atomic
-
-try:  # torch is optional for this module
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
 
 PathLike = Union[str, os.PathLike]
 
@@ -591,7 +587,7 @@ def transform_points(points, T):
         Same type, shape and dtype as ``points``; xyz computed in float64
         (numpy) or in the tensor's dtype promoted to float64 (torch).
     """
-    if torch is not None and isinstance(points, torch.Tensor):
+    if isinstance(points, torch.Tensor):
         T = torch.as_tensor(T, dtype=torch.float64, device=points.device)
         xyz = points[:, :3].to(torch.float64)
         out = points.clone()
@@ -599,12 +595,9 @@ def transform_points(points, T):
         return out
     points = np.asarray(points)
     out = points.copy()
-    if torch is not None:  # numpy's (N, 3) @ (3, 3) is ~20x slower
-        t_out = torch.from_numpy(out)  # shares memory with out
-        T = torch.as_tensor(np.asarray(T), dtype=torch.float64)
-        t_out[:, :3] = torch.addmm(T[:3, 3], t_out[:, :3].to(torch.float64),
-                                   T[:3, :3].T)
-        return out
-    T = np.asarray(T, dtype=np.float64)
-    out[:, :3] = points[:, :3].astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+    # through torch: numpy's (N, 3) @ (3, 3) is ~20x slower
+    t_out = torch.from_numpy(out)  # shares memory with out
+    T = torch.as_tensor(np.asarray(T), dtype=torch.float64)
+    t_out[:, :3] = torch.addmm(T[:3, 3], t_out[:, :3].to(torch.float64),
+                               T[:3, :3].T)
     return out
