@@ -33,15 +33,18 @@ _base_ = [
 ]
 
 # Two epochs in bf16 autocast (AutocastOptimWrapper, float32 weights):
-# measured on one 30-iteration run at 1 thread, 0.80 s an iteration against
-# 1.08 in float32 with the same loss curve (1.68 / 1.71 at the end), so two
-# bf16 epochs cost about 1.5 float32 ones. Tuning seeds 0 and 1 on 08-10:
-# 81.9 and 82.5 (the float32 single epoch above: 77.9 and 31.4), train loss
-# 0.47-0.49 at the end. On a GPU without bf16 use
-# --cfg-options optim_wrapper.type=OptimWrapper (or tools/train.py --amp
-# for fp16 with a loss scaler).
+# measured on one 30-iteration run at 1 thread of a CPU with AVX-512 and
+# AMX, 0.80 s an iteration against 1.08 in float32 with the same loss curve
+# (1.68 / 1.71 at the end), so two bf16 epochs cost about 1.5 float32 ones.
+# Tuning seeds 0 and 1 on 08-10: 81.9 and 82.5 (the float32 single epoch
+# above: 77.9 and 31.4), train loss 0.47-0.49 at the end. native_only: a
+# CPU without AVX-512 emulates bf16 (15.6 s an iteration on an AVX2-only
+# AMD EPYC against 2.4 s in float32), so there the same schedule trains in
+# float32 and the log says so (likewise a GPU older than Ampere; there
+# tools/train.py --amp trains in fp16 with a loss scaler instead).
 max_epochs = 2
-optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16')
+optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16',
+                     native_only=True)
 param_scheduler = [
     dict(_base_.param_scheduler[0], total_steps=max_epochs, end=max_epochs)
 ]

@@ -10,7 +10,8 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmdet3d.registry import DATASETS, MODELS, OPTIM_WRAPPERS
-from kdmos_plugin.engine import AutocastOptimWrapper, set_amp
+from kdmos_plugin.engine import (AutocastOptimWrapper, has_native_kernels,
+                                 set_amp)
 
 
 def _wrapper(model, **kwargs):
@@ -68,6 +69,14 @@ def test_set_amp_picks_the_wrapper_of_the_device():
     assert gpu.optim_wrapper.type == 'AmpOptimWrapper'
     assert gpu.optim_wrapper.loss_scale == 'dynamic'
     assert 'dtype' not in gpu.optim_wrapper
+    # a config that autocasts where native (the synthetic student): --amp
+    # asks for mixed precision anyway, with AmpOptimWrapper's arguments
+    native = Config(dict(optim_wrapper=dict(
+        type='AutocastOptimWrapper', dtype='bfloat16', native_only=True,
+        optimizer=dict(type='SGD', lr=0.1))))
+    set_amp(native, cuda=True)
+    assert native.optim_wrapper.type == 'AmpOptimWrapper'
+    assert 'native_only' not in native.optim_wrapper
 
 
 def _train_losses(cfg, batch, wrapper_type, iters=4):
@@ -101,3 +110,51 @@ def test_bf16_training_follows_fp32_on_a_tiny_run(tiny_grid_config,
     assert fp32[-1] < fp32[0]  # it learns (the comparison means something)
     assert bf16[-1] < bf16[0]
     np.testing.assert_allclose(bf16, fp32, rtol=0.05)
+
+
+def _cpu_flags():
+    """The x86 feature flags of /proc/cpuinfo (empty elsewhere)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def test_native_kernels_follow_the_cpu_flags():
+    flags = _cpu_flags()
+    if flags:  # x86 Linux: oneDNN's bf16 needs AVX-512 BW, VL and DQ
+        want = {'avx512bw', 'avx512vl', 'avx512dq'} <= flags
+        assert has_native_kernels('cpu', torch.bfloat16) is want
+    assert has_native_kernels('cpu', torch.float16) is False
+    assert has_native_kernels('meta', torch.bfloat16) is False
+
+
+@pytest.mark.parametrize('native,native_only,autocast', [
+    (False, True, False),  # float32 instead of slow emulation
+    (False, False, True),  # as asked, with a warning
+    (True, True, True),
+])
+def test_native_only_trains_in_float32_without_native_kernels(
+        monkeypatch, native, native_only, autocast):
+    from kdmos_plugin.engine import autocast_optim_wrapper as module
+    calls, logged = [], []
+    monkeypatch.setattr(module, 'has_native_kernels',
+                        lambda device, dtype: calls.append(device) or native)
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    model = nn.Linear(4, 3)
+    wrapper = _wrapper(model, native_only=native_only)
+    for _ in range(2):  # decided once, on the first forward
+        with wrapper.optim_context(model):
+            assert torch.is_autocast_enabled('cpu') is autocast
+            out = model(torch.randn(5, 4))
+        assert out.dtype == (torch.bfloat16 if autocast else torch.float32)
+    assert calls == ['cpu']
+    assert len(logged) == (0 if native else 1)
+    if logged:
+        assert 'no native bfloat16' in logged[0]
+        assert ('float32 instead' in logged[0]) is native_only
