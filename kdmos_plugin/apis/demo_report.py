@@ -20,6 +20,7 @@ from ..visualization import (BEVGrid, render_bev, render_errors, save_png,
                              side_by_side)
 from ..deploy import build_backend
 from ..utils.atomic_files import write_text_atomic
+from ..utils.native_kernels import has_native_kernels
 from .demo_stats import paired_gain, summary
 from .inference import init_mos_model, predict_packed
 
@@ -345,6 +346,8 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
     if 'unlabelled' in results:
         lines += ['', '*On unlabelled scans:*',
                   *results['unlabelled']['targets']]
+    emulated = '' if has_native_kernels('cpu', torch.bfloat16) else (
+        '; this CPU has no AVX-512: bf16 is emulated here, slower than fp32')
     lines += [
         '', f'Teacher/student time per scan (data + model) on these small '
         f'synthetic scans and the demo grids: {ratio:.1f}x; model only '
@@ -354,7 +357,7 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
         f'equal to fp32 on the timed scans): model '
         f'{timing["student_bf16"]["model_ms"]:.0f} ms, teacher/student '
         f'{timing["teacher"]["total_ms"] / timing["student_bf16"]["total_ms"]:.1f}'
-        f'x (the target above is judged on the fp32 figures). '
+        f'x (the target above is judged on the fp32 figures{emulated}). '
         f'At the real size (122k points a scan, 7 past scans, '
         f'480x360x32) see BENCHMARKS.md. Whole demo: {total_s / 60:.1f} min '
         f'({demo.jobs} training(s) at a time).', '',

@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..utils.native_kernels import has_native_kernels
+
 #: Module type names kept in float32 by :func:`to_reduced_precision_`.
 DEFAULT_FP32_MODULES = ('DySample', )
 
@@ -106,7 +108,8 @@ def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
 
     On CPU with oneDNN (and outside an ONNX trace) the activation is a
     post-op of oneDNN's convolution (``mkldnn._convolution_pointwise``,
-    the kernel ``torch.compile`` fuses into); elsewhere, and while
+    the kernel ``torch.compile`` fuses into); elsewhere (also bf16/fp16 on
+    a CPU without AVX-512, where that op refuses them), and while
     ``torch.compile`` traces (which fuses the two itself; the eager op
     would break its graph), two calls. Equal in
     float32; in bf16/fp16 the activation sees the unrounded sum (one
@@ -122,7 +125,8 @@ def conv_leaky_relu(x: Tensor, weight: Tensor, bias: Tensor,
     if x.device.type == 'cpu' and not x.requires_grad and \
             not torch.compiler.is_compiling() and \
             not torch.jit.is_tracing() and \
-            torch.backends.mkldnn.is_available():
+            torch.backends.mkldnn.is_available() and \
+            (x.dtype == torch.float32 or has_native_kernels('cpu', x.dtype)):
         return torch.ops.mkldnn._convolution_pointwise(
             x, weight, bias, padding, [1, 1], [1, 1], 1, 'leaky_relu',
             [slope], '')
