@@ -128,11 +128,15 @@ def _reference_script():
 
 
 @pytest.mark.parametrize('upsample', ['dysample', 'deconv'])
-def test_converted_weights_give_the_saved_logits_bit_for_bit(tmp_path,
-                                                             upsample):
-    """Seeded published-format weights, converted by the tool, give exactly
-    the logits saved before the voxel encoder / backbone / decode head
-    refactor (tests/data/reference_logits, made with the older code)."""
+def test_converted_weights_give_the_saved_logits(tmp_path, upsample):
+    """Seeded published-format weights, converted by the tool, give the
+    logits saved before the voxel encoder / backbone / decode head
+    refactor (tests/data/reference_logits, made with the older code).
+
+    Bit for bit on the CPU that saved them (AVX-512); another CPU's
+    convolution kernels round differently (seen on an AVX2-only AMD EPYC:
+    up to 3e-6 on logits of about 1), so the check allows 2e-5; a wrong
+    weight mapping changes the logits by about 1."""
     ref = _reference_script()
     saved = np.load(ref.OUT)
     inputs = ref.fixed_inputs()
@@ -147,4 +151,4 @@ def test_converted_weights_give_the_saved_logits_bit_for_bit(tmp_path,
     expected = saved[f'logits_{upsample}']
     assert logits.shape == expected.shape == (sum(ref.POINTS), 4)
     assert logits.dtype == expected.dtype
-    assert np.array_equal(logits, expected)
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=2e-5)
