@@ -55,6 +55,7 @@ class AutocastOptimWrapper(OptimWrapper):
         if dtype not in AUTOCAST_DTYPES:
             raise ValueError(f'AutocastOptimWrapper: dtype must be one of '
                              f'{AUTOCAST_DTYPES}, got {dtype!r}')
+        self.dtype_name = dtype
         self.cast_dtype = getattr(torch, dtype)
 
     @contextmanager
@@ -75,14 +76,14 @@ class AutocastOptimWrapper(OptimWrapper):
 
     def _decide(self, device_type: str) -> bool:
         """Whether to autocast on ``device_type``; logs the choice once."""
-        name = str(self.cast_dtype).replace('torch.', '')
+        name = self.dtype_name
         native = has_native_kernels(device_type, self.cast_dtype)
         enabled = native or not self.native_only
         if not native:
             what = ('training in float32 instead (native_only=True)'
                     if self.native_only else
                     f'{name} autocast is emulated and slower than float32; '
-                    'set optim_wrapper.type=OptimWrapper (or native_only=True)')
+                    'native_only=True would train in float32')
             print_log(f'AutocastOptimWrapper: this {device_type} has no '
                       f'native {name} kernels: {what}', logger='current',
                       level=30)  # logging.WARNING
