@@ -90,6 +90,12 @@ def test_every_topic_runs_on_every_source(tmp_path, monkeypatch):
     assert '| only_real | 1 | - |' in text
     assert ('| data | causal_plus_voxelize_ms | <= 100 | 50 | yes | 150 | '
             'no |') in text
+    # the CPU its figures depend on: the report names it and says whether
+    # bf16 is native
+    assert set(report['cpu']) == {'model', 'flags', 'bf16_native'}
+    assert f"CPU: {report['cpu']['model']}; flags " in text
+    assert ('bf16 native' if report['cpu']['bf16_native'] else
+            'bf16 emulated') in text
 
 
 common = _load(REPO / 'tools' / 'benchmarks' / 'common.py',
