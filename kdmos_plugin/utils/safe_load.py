@@ -16,17 +16,22 @@ import os
 import pickle
 from typing import Any, FrozenSet, Tuple
 
-#: ``(module, name)`` globals a data pickle may name. numpy 1 pickles say
-#: ``numpy.core``, numpy 2 ``numpy._core``; ``_codecs.encode`` is how
-#: protocol 2 stores the bytes of an array.
+import numpy as np
+
+#: ``(module, name)`` globals a data pickle may name. Protocol 2 names the
+#: builtins ``__builtin__`` (Python 2's name) and stores the bytes of an
+#: array through ``_codecs.encode``; protocol 5 rebuilds a contiguous array
+#: with ``numeric._frombuffer``; numpy 1 pickles say ``numpy.core``, numpy 2
+#: ``numpy._core``.
 DATA_GLOBALS: FrozenSet[Tuple[str, str]] = frozenset(
-    [('builtins', n) for n in ('set', 'frozenset', 'bytearray', 'complex',
-                               'list', 'dict', 'tuple', 'str', 'bytes',
-                               'int', 'float', 'bool')] +
+    [(mod, n) for mod in ('builtins', '__builtin__')
+     for n in ('set', 'frozenset', 'bytearray', 'complex', 'list', 'dict',
+               'tuple', 'str', 'bytes', 'int', 'float', 'bool')] +
     [('collections', 'OrderedDict'), ('_codecs', 'encode'),
      ('numpy', 'ndarray'), ('numpy', 'dtype')] +
     [(f'numpy.{core}.multiarray', n) for core in ('core', '_core')
-     for n in ('_reconstruct', 'scalar')])
+     for n in ('_reconstruct', 'scalar')] +
+    [(f'numpy.{core}.numeric', '_frombuffer') for core in ('core', '_core')])
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -86,7 +91,7 @@ class NpyFormatError(ValueError):
     """A ``.npy`` file is not a readable numeric array."""
 
 
-def load_npy(path: str) -> 'np.ndarray':
+def load_npy(path: str) -> np.ndarray:
     """Read a ``.npy`` array as data: ``allow_pickle=False`` (an object
     array or a pickle named ``.npy`` is refused, never unpickled), with
     an error naming the file for a truncated or garbage file.
@@ -102,7 +107,6 @@ def load_npy(path: str) -> 'np.ndarray':
         NpyFormatError: Not a ``.npy`` of plain numbers: a pickle, an
             object array, truncated or garbage.
     """
-    import numpy as np
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'file not found: {path}')
