@@ -107,6 +107,7 @@ def run_tool(args: Sequence, log_file: Path, threads: Optional[int] = None,
                                 stderr=subprocess.STDOUT, text=True, env=env)
         for line in proc.stdout:
             f.write(line)
+            f.flush()  # a user tailing the log sees it as it happens
             if echo:
                 with _print_lock:
                     sys.stdout.write(line)
