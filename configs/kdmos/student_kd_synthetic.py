@@ -8,7 +8,14 @@
 # (seed 2 not run). With the 2-epoch bf16 student and the 6-epoch teacher
 # (89.2), published weights, tuning seeds 0 / 1 / 2: 82.9 / 83.4 / 83.2
 # against 81.9 / 82.5 / 87.1 without distillation (the demo's report seeds
-# 10-14: -0.8 on average, see README).
+# 10-14: -0.8 on average, see README). On an AVX2-only AMD EPYC (float32
+# student, teacher 86.1 = 93.0 / 74.4 / 92.3 on 08 / 09 / 10, plain student
+# 84.1 / 80.7 / 84.4 on seeds 0 / 1 / 2), tuning seed 0: both terms times
+# tau^2 71.2, the published weights 84.0 (seed 1: 80.8 against 80.7),
+# standard DKD (mode='dkd', loss_weight 0.1: 1.6 TCKD + 12.8
+# NCKD over all points) 80.7, i.e. -12.9, -0.1 and -3.3; DKD lost most on 09
+# (70.0 against 77.6 plain), the sequence where that teacher is below the
+# student: a heavier distillation copies the teacher's errors.
 # Logits: python tools/dump_teacher_logits.py
 #             configs/kdmos/teacher_sparse4d_synthetic.py CKPT
 #             --out data/synthetic_mos_teacher_logits --split train
