@@ -3,8 +3,12 @@
 mmengine's Runner loads ``load_from`` with ``strict=False``: a checkpoint of
 another model only logs a warning and the evaluation silently runs on
 random weights. The tools check first and fail with the file's name.
+:func:`merge_member_checkpoints` writes the one checkpoint of an ensemble.
 """
-from typing import Dict
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import Dict, Sequence
 
 import torch
 from mmengine.runner.checkpoint import (_load_checkpoint,
@@ -78,3 +82,58 @@ def load_matching_checkpoint(model: nn.Module, filename: str) -> dict:
     _load_checkpoint_to_model(model, ckpt, strict=True, logger='silent',
                               revise_keys=[(r'^module\.', '')])
     return ckpt
+
+
+def merge_member_checkpoints(filenames: Sequence[str], out: str) -> dict:
+    """Write one checkpoint for :class:`~kdmos_plugin.models.MOSEnsemble`.
+
+    Member ``i``'s weights go under ``members.<i>.``, with the module
+    metadata of its state dict (spconv's loader reads the module versions
+    there; see :func:`load_matching_checkpoint`). Only weights are kept (no
+    optimizer state). ``meta.members`` records each source file and its
+    SHA-256. The output is written atomically and may not be one of the
+    inputs.
+
+    Args:
+        filenames (Sequence[str]): Two or more member checkpoints, in the
+            order of the ensemble config's ``members``.
+        out (str): Output path.
+
+    Returns:
+        dict: The ``meta`` written.
+    """
+    from ..datasets.teacher_logits import file_sha256
+    from ..utils.atomic_files import atomic_path
+
+    filenames = [os.fspath(f) for f in filenames]
+    if len(filenames) < 2:
+        raise ValueError(f'merge_member_checkpoints: needs two or more '
+                         f'checkpoints, got {len(filenames)}')
+    if any(osp.abspath(f) == osp.abspath(out) for f in filenames):
+        raise ValueError(f'{out}: is also one of the inputs; choose another '
+                         'output path')
+    state: OrderedDict = OrderedDict()
+    metadata: OrderedDict = OrderedDict(
+        [('', dict(version=1)), ('members', dict(version=1))])
+    members = []
+    for i, filename in enumerate(filenames):
+        ckpt = _load_checkpoint(filename, map_location='cpu')
+        sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+        if not isinstance(sd, dict) or not sd:
+            raise CheckpointMismatchError(
+                f'{filename}: holds no state dict (a {type(ckpt).__name__})')
+        for key, value in sd.items():
+            key = key[7:] if key.startswith('module.') else key
+            state[f'members.{i}.{key}'] = value
+        for key, value in getattr(sd, '_metadata', {}).items():
+            key = key[7:] if key.startswith('module.') else key
+            if key == 'module':
+                key = ''
+            metadata[f'members.{i}' + (f'.{key}' if key else '')] = value
+        members.append(dict(file=osp.basename(filename),
+                            sha256=file_sha256(filename)))
+    state._metadata = metadata
+    meta = dict(members=members)
+    with atomic_path(out) as tmp:
+        torch.save(dict(state_dict=state, meta=meta), tmp)
+    return meta

@@ -180,3 +180,32 @@ def test_cli_writes_float16(setup, monkeypatch):
     assert half.dtype == np.float16
     np.testing.assert_allclose(half.astype(np.float32), full, rtol=2e-3,
                                atol=2e-3)
+
+
+def test_ensemble_logits_are_the_mean_of_its_members(setup, run_tool):
+    """tools/merge_checkpoints.py, then a dump through the ensemble config:
+    each frame's logits equal the mean of the two members' own dumps."""
+    tmp, root = setup['tmp'], setup['root']
+    merged = str(tmp / 'ensemble.pth')
+    run_tool('merge_checkpoints', merged, setup['ckpt'], setup['other'])
+    other_out = str(tmp / 'logits_other')
+    dump_teacher_logits(CONFIG, setup['other'], other_out, split='train',
+                        cfg_options=_options(root), log=None)
+    options = {k: v for k, v in _options(root).items()
+               if not k.startswith('model.')}
+    for i in range(2):  # both members shrunk as the single teacher
+        options.update({k.replace('model.', f'model.members.{i}.', 1): v
+                        for k, v in _options(root).items()
+                        if k.startswith('model.')})
+    out = str(tmp / 'logits_ensemble')
+    counts = dump_teacher_logits(
+        osp.join(REPO, 'configs/kdmos/teacher_ensemble_synthetic.py'),
+        merged, out, split='train', cfg_options=options, log=None)
+    assert counts == dict(written=NUM_FRAMES, skipped=0)
+    assert read_manifest(out)['checkpoint_sha256'] == file_sha256(merged)
+    for frame in range(NUM_FRAMES):
+        a = np.load(logits_path(setup['out'], '00', frame))
+        b = np.load(logits_path(other_out, '00', frame))
+        got = np.load(logits_path(out, '00', frame))
+        assert not np.allclose(a, b)
+        np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-4, atol=1e-5)

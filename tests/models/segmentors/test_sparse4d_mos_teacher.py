@@ -14,70 +14,7 @@ import kdmos_plugin  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
-K = 7
-
-
-def small_teacher_cfg(**overrides):
-    """A tiny teacher: 0.4 m cells, 3 levels."""
-    cfg = dict(
-        type='Sparse4DMOSTeacher',
-        data_preprocessor=dict(type='MOSDataPreprocessor'),
-        voxel_encoder=dict(type='SpacetimeVoxelizer',
-                           voxel_size=(0.4, 0.4, 0.4, 1),
-                           point_cloud_range=(-20, -20, -3, 20, 20, 3),
-                           max_age=K),
-        backbone=dict(type='SparseUNet4D', in_channels=8,
-                      channels=(8, 16, 16), num_blocks=1,
-                      time_kernel=(1, 3, 3), temporal_strides=(2, 2)),
-        decode_head=dict(type='MOSPointHead', channels=8))
-    cfg.update(overrides)
-    return cfg
-
-
-def moving_scene(seed=0, n_static=300, n_moving=60):
-    """A merged K = 7 cloud: a static wall and ground, a box moving 1 m per
-    scan and a parked box; labels 1 static, 2 movable, 3 moving, 0 noise.
-
-    Returns:
-        tuple: points (N, 4), multi_points (M, 5), labels (N,) of scan 0.
-    """
-    g = torch.Generator().manual_seed(seed)
-    scans, labels0 = [], None
-    for age in range(K + 1):
-        wall = torch.rand(n_static, 3, generator=g) * torch.tensor(
-            [16., 0.2, 3.]) + torch.tensor([-8., 6., -1.5])
-        ground = torch.rand(n_static, 3, generator=g) * torch.tensor(
-            [16., 10., 0.05]) + torch.tensor([-8., -4., -1.7])
-        parked = torch.rand(n_moving, 3, generator=g) * torch.tensor(
-            [2., 1., 1.]) + torch.tensor([-5., -3., -1.5])
-        moving = torch.rand(n_moving, 3, generator=g) * torch.tensor(
-            [2., 1., 1.]) + torch.tensor([3. - 1.0 * age, 1., -1.5])
-        noise = torch.rand(10, 3, generator=g) * 6 - 3
-        xyz = torch.cat([wall, ground, parked, moving, noise])
-        lab = torch.cat([torch.ones(2 * n_static), torch.full((n_moving, ), 2),
-                         torch.full((n_moving, ), 3), torch.zeros(10)]).long()
-        perm = torch.randperm(len(xyz), generator=g)
-        xyz, lab = xyz[perm], lab[perm]
-        intensity = torch.rand(len(xyz), 1, generator=g)
-        scans.append(torch.cat([xyz, intensity,
-                                torch.full((len(xyz), 1), float(age))], 1))
-        if age == 0:
-            labels0 = lab
-    multi = torch.cat(scans)
-    return multi[:len(scans[0]), :4].clone(), multi, labels0
-
-
-def make_batch(num_samples=2):
-    inputs = dict(points=[], multi_points=[])
-    samples = []
-    for s in range(num_samples):
-        pts, multi, lab = moving_scene(seed=s)
-        inputs['points'].append(pts)
-        inputs['multi_points'].append(multi)
-        ds = Det3DDataSample(metainfo=dict(num_points=len(pts)))
-        ds.gt_pts_seg = PointData(pts_semantic_mask=lab)
-        samples.append(ds)
-    return inputs, samples
+K = 7  # past scans of the conftest scene
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +22,8 @@ def _scope():
     init_default_scope('mmdet3d')
 
 
-def test_forward_backward_on_cpu_with_seven_past_scans():
+def test_forward_backward_on_cpu_with_seven_past_scans(small_teacher_cfg,
+                                                       make_batch):
     torch.manual_seed(0)
     model = MODELS.build(small_teacher_cfg())
     inputs, samples = make_batch(2)
@@ -114,7 +52,8 @@ def test_forward_backward_on_cpu_with_seven_past_scans():
     assert out[1].pts_seg_logits.pts_seg_logits.shape == (4, n[1])
 
 
-def test_a_few_steps_on_one_sample_reduce_its_loss():
+def test_a_few_steps_on_one_sample_reduce_its_loss(small_teacher_cfg,
+                                                   make_batch):
     torch.manual_seed(0)
     model = MODELS.build(small_teacher_cfg())
     inputs, samples = make_batch(1)
@@ -129,7 +68,7 @@ def test_a_few_steps_on_one_sample_reduce_its_loss():
     assert history[-1] < 0.6 * history[0], history
 
 
-def test_input_contract_is_checked():
+def test_input_contract_is_checked(small_teacher_cfg, make_batch):
     model = MODELS.build(small_teacher_cfg())
     inputs, samples = make_batch(1)
     with pytest.raises(KeyError, match='multi_points'):
@@ -159,7 +98,7 @@ def test_reference_config_builds_default_teacher():
     assert n_params > 4 * 4_031_366       # far larger than the student
 
 
-def test_minkunet_config_plugs_in_mmdet3d_backbone():
+def test_minkunet_config_plugs_in_mmdet3d_backbone(moving_scene):
     from spconv.core import ConvAlgo
     from spconv.pytorch.conv import SparseConvolution
     cfg = Config.fromfile(osp.join(REPO, 'configs/kdmos/teacher_minkunet.py'))

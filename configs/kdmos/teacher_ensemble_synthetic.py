@@ -1,0 +1,21 @@
+# An ensemble of sparse 4-D teachers on the synthetic sequences: the mean of
+# the logits of num_members teachers of teacher_sparse4d_synthetic.py, each
+# trained on its own (another seed), for a steadier and more accurate
+# teacher. Assembled, not trained:
+#   python tools/train.py configs/kdmos/teacher_sparse4d_synthetic.py \
+#       --cfg-options randomness.seed=S          (once per member)
+#   python tools/merge_checkpoints.py ensemble.pth CKPT_1 CKPT_2 ...
+#   python tools/test.py configs/kdmos/teacher_ensemble_synthetic.py \
+#       ensemble.pth
+#   python tools/dump_teacher_logits.py \
+#       configs/kdmos/teacher_ensemble_synthetic.py ensemble.pth --out DIR
+# Another member count: --cfg-options with a members list, or a child
+# config that sets num_members and builds the list again.
+_base_ = ['./teacher_sparse4d_synthetic.py']
+
+num_members = 2
+model = dict(
+    _delete_=True,
+    type='MOSEnsemble',
+    num_classes={{_base_.num_classes}},
+    members=[_base_.model] * num_members)
