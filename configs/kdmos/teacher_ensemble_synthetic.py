@@ -9,13 +9,13 @@
 #       ensemble.pth
 #   python tools/dump_teacher_logits.py \
 #       configs/kdmos/teacher_ensemble_synthetic.py ensemble.pth --out DIR
-# Another member count: --cfg-options with a members list, or a child
-# config that sets num_members and builds the list again.
+# Another member count: --cfg-options model.num_members=N; a change to
+# every member: model.member.<key>=... (e.g. model.member.backbone.channels).
 _base_ = ['./teacher_sparse4d_synthetic.py']
 
-num_members = 2
 model = dict(
     _delete_=True,
     type='MOSEnsemble',
     num_classes={{_base_.num_classes}},
-    members=[_base_.model] * num_members)
+    member=_base_.model,
+    num_members=2)

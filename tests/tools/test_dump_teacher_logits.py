@@ -193,10 +193,10 @@ def test_ensemble_logits_are_the_mean_of_its_members(setup, run_tool):
                         cfg_options=_options(root), log=None)
     options = {k: v for k, v in _options(root).items()
                if not k.startswith('model.')}
-    for i in range(2):  # both members shrunk as the single teacher
-        options.update({k.replace('model.', f'model.members.{i}.', 1): v
-                        for k, v in _options(root).items()
-                        if k.startswith('model.')})
+    # every member shrunk as the single teacher
+    options.update({k.replace('model.', 'model.member.', 1): v
+                    for k, v in _options(root).items()
+                    if k.startswith('model.')})
     out = str(tmp / 'logits_ensemble')
     counts = dump_teacher_logits(
         osp.join(REPO, 'configs/kdmos/teacher_ensemble_synthetic.py'),

@@ -36,7 +36,12 @@ class MOSEnsemble(BaseMOSSegmentor):
     raises.
 
     Args:
-        members (list[dict]): Two or more segmentor configs.
+        members (list[dict], optional): Two or more segmentor configs.
+        member (dict, optional): Instead of ``members``: one config, built
+            ``num_members`` times (``--cfg-options model.num_members=3``
+            then changes the count, ``model.member.<key>=...`` every
+            member).
+        num_members (int, optional): With ``member``: how many.
         num_classes (int): Classes incl. the ignored class 0; every member
             must predict as many.
         ignore_index (int): Label ignored by the metrics.
@@ -45,12 +50,19 @@ class MOSEnsemble(BaseMOSSegmentor):
     """
 
     def __init__(self,
-                 members: Sequence[dict],
+                 members: Optional[Sequence[dict]] = None,
+                 member: Optional[dict] = None,
+                 num_members: Optional[int] = None,
                  num_classes: int = 4,
                  ignore_index: int = 0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        members = list(members)
+        if (members is None) == (member is None) or \
+                (member is not None) != (num_members is not None):
+            raise ValueError('MOSEnsemble: give either members=[...] or '
+                             'member=dict(...) with num_members=N')
+        members = list(members) if member is None else \
+            [member] * int(num_members)
         if len(members) < 2:
             raise ValueError(f'MOSEnsemble: needs two or more members, got '
                              f'{len(members)}')

@@ -104,6 +104,11 @@ def test_merge_refuses_bad_arguments(small_teacher_cfg, tmp_path):
 
 def test_ensemble_refuses_what_it_cannot_average(small_teacher_cfg,
                                                  make_batch):
+    for bad in (dict(), dict(members=[small_teacher_cfg()] * 2,
+                             member=small_teacher_cfg(), num_members=2),
+                dict(member=small_teacher_cfg())):
+        with pytest.raises(ValueError, match='either members'):
+            MODELS.build(dict(type='MOSEnsemble', **bad))
     with pytest.raises(ValueError, match='two or more members'):
         MODELS.build(dict(type='MOSEnsemble', members=[small_teacher_cfg()]))
     with pytest.raises(ValueError, match='member 1 .* 3 classes'):
@@ -124,9 +129,15 @@ def test_synthetic_ensemble_config_builds_teacher_members():
     teacher = Config.fromfile(
         osp.join(REPO, 'configs/kdmos/teacher_sparse4d_synthetic.py'))
     assert cfg.model.type == 'MOSEnsemble'
-    assert cfg.model.members == [teacher.model] * cfg.num_members
+    assert cfg.model.member == teacher.model
     model = MODELS.build(cfg.model)
-    assert len(model.members) == 2
+    assert len(model.members) == cfg.model.num_members == 2
+    cfg.merge_from_dict({'model.num_members': 3,
+                         'model.member.decode_head.channels': 16})
+    model = MODELS.build(cfg.model)
+    assert len(model.members) == 3
+    assert all(m.decode_head.conv_seg.in_features == 16
+               for m in model.members)
     assert model.num_classes == teacher.model.num_classes
     # the data flow is the teacher's: same pipelines, same preprocessor
     assert cfg.test_dataloader == teacher.test_dataloader
