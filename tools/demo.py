@@ -2,7 +2,7 @@
 
     python tools/demo.py [--work-dir work_dirs/demo] [--quick | --full]
         [--seeds 10 11 ...] [--jobs 2] [--train-scans 20] [--val-scans 80]
-        [--preset small] [--no-unlabelled]
+        [--preset small] [--no-unlabelled] [--teacher-members 1]
         [--teacher-options key=value ...] [--student-options key=value ...]
         [--data-root data/synthetic_mos]
         [--logits-root data/synthetic_mos_teacher_logits]
@@ -17,7 +17,9 @@ sequence and writes ``WORK_DIR/report.md`` and ``report.json``.
 ``--quick``: 3 seeds (10-12), the paper's setting only. Default: 5 seeds
 (10-14), the unlabelled-scans setting on the first 3. ``--full``: 10 seeds
 (10-19), both settings on all. ``--seeds`` replaces the seeds of any of
-them. The recipe was tuned on seeds 0-2.
+them. The recipe was tuned on seeds 0-2. ``--teacher-members N``: each
+teacher is the mean of the logits of N trainings (seeds 0..N-1), N times
+the teacher's training time.
 """
 import argparse
 import os
@@ -54,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-unlabelled', action='store_true',
                         help='skip the distillation-on-unlabelled-scans '
                         'setting')
+    parser.add_argument('--teacher-members', type=int, default=1,
+                        help='teachers trained per teacher; more than one '
+                        'teach as one (the mean of their logits)')
     parser.add_argument('--teacher-options', nargs='*', default=[],
                         help='--cfg-options for the teacher trainings')
     parser.add_argument('--student-options', nargs='*', default=[],
@@ -85,6 +90,7 @@ def build_demo(args: argparse.Namespace) -> Demo:
             kwargs[key] = value
     return Demo(work_dir=args.work_dir, seeds=seeds, preset=args.preset,
                 teacher_options=args.teacher_options,
+                teacher_members=args.teacher_members,
                 student_options=args.student_options,
                 data_root=args.data_root, logits_root=args.logits_root,
                 jobs=jobs, **kwargs)

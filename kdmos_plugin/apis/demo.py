@@ -6,6 +6,10 @@ is what a user types::
     1. tools/make_synthetic_data.py   train and held-out sequences
     2. tools/train.py  teacher        configs/kdmos/teacher_sparse4d_synthetic.py
        tools/test.py   teacher        on the held-out sequences
+       (``teacher_members`` > 1: that many teachers, seeds 0, 1, ...;
+       tools/merge_checkpoints.py and
+       configs/kdmos/teacher_ensemble_synthetic.py make them one teacher,
+       the mean of their logits, tested as one)
        tools/dump_teacher_logits.py   offline logits of the training split
     3. per seed, identical schedules and data order:
        tools/train.py  student        configs/kdmos/student_bev_synthetic.py
@@ -45,6 +49,7 @@ from .demo_report import write_report
 
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic.py'
+TEACHER_ENSEMBLE_CFG = 'configs/kdmos/teacher_ensemble_synthetic.py'
 STUDENT_CFG = 'configs/kdmos/student_bev_synthetic.py'
 KD_CFG = 'configs/kdmos/student_kd_synthetic.py'
 KD_UNLABELLED_CFG = 'configs/kdmos/student_kd_unlabelled_synthetic.py'
@@ -118,19 +123,19 @@ def run_tool(args: Sequence, log_file: Path, threads: Optional[int] = None,
     return time.perf_counter() - start
 
 
-#: A task of :func:`run_jobs`: its name, what it runs, and the name of an
-#: earlier task it waits for (or None).
-Task = Tuple[str, Callable[[], None], Optional[str]]
+#: A task of :func:`run_jobs`: its name, what it runs, and the name (or
+#: names) of earlier tasks it waits for (or None).
+Task = Tuple[str, Callable[[], None], Union[None, str, Sequence[str]]]
 
 
 def run_jobs(tasks: Sequence[Task], jobs: int,
              on_done: Optional[Callable[[str], None]] = None) -> None:
     """Run named tasks in worker threads, up to ``jobs`` at once, in order.
 
-    A task whose ``after`` names an earlier task first waits for it (so a
-    distilled student starts once its teacher's logits exist) and fails
-    with its error. Tasks start in the given order, so a task never waits
-    for one that has not started.
+    A task whose ``after`` names an earlier task (or a sequence of them)
+    first waits for it (so a distilled student starts once its teacher's
+    logits exist) and fails with its error. Tasks start in the given
+    order, so a task never waits for one that has not started.
 
     Args:
         tasks: ``(name, fn, after)`` triples; ``fn()`` does the work.
@@ -144,19 +149,24 @@ def run_jobs(tasks: Sequence[Task], jobs: int,
     """
     futures: Dict[str, Future] = {}
     earlier = set()
+    waits = []
     for name, _, after in tasks:
-        if after is not None and after not in earlier:
-            raise ValueError(f'run_jobs: task {name!r} waits for {after!r}, '
-                             'which is not an earlier task')
+        names = [] if after is None else [after] if isinstance(
+            after, str) else list(after)
+        for other in names:
+            if other not in earlier:
+                raise ValueError(f'run_jobs: task {name!r} waits for '
+                                 f'{other!r}, which is not an earlier task')
         earlier.add(name)
+        waits.append(names)
 
-    def job(fn: Callable[[], None], after: Optional[str]) -> None:
-        if after is not None:
-            futures[after].result()
+    def job(fn: Callable[[], None], after: List[str]) -> None:
+        for other in after:
+            futures[other].result()
         fn()
 
     with ThreadPoolExecutor(max(1, int(jobs))) as pool:
-        for name, fn, after in tasks:
+        for (name, fn, _), after in zip(tasks, waits):
             futures[name] = pool.submit(job, fn, after)
         for name, future in futures.items():
             try:
@@ -205,6 +215,15 @@ def logits_root_option(config: str, logits_root: Path) -> str:
     ``LoadTeacherLogits`` transform at ``logits_root``."""
     return pipeline_option(config, 'LoadTeacherLogits', 'logits_root',
                            logits_root)
+
+
+def member_options(options: Sequence[str], num_members: int) -> List[str]:
+    """The ``--cfg-options`` of the ensemble config from those of one
+    teacher: ``model.<key>`` applies to every member
+    (``model.member.<key>``), the rest stays; plus the member count."""
+    out = [f'model.member.{o[len("model."):]}' if o.startswith('model.')
+           else o for o in options]
+    return out + [f'model.num_members={int(num_members)}']
 
 
 def check_writable(path: Path, marker: str = STAMP) -> None:
@@ -263,6 +282,10 @@ class Demo:
         teacher_options / student_options: Extra ``--cfg-options`` of the
             teacher trainings and of every student training (e.g. a shorter
             schedule for smoke tests).
+        teacher_members: Teachers trained per teacher (member ``i`` with
+            ``randomness.seed=i``); more than one are merged into one
+            teacher, the mean of their logits (``MOSEnsemble``), which is
+            tested and whose logits are dumped.
         data_root: Where the synthetic sequences are written; every tool
             is pointed at it through ``--cfg-options``. Relative paths are
             relative to the repository.
@@ -290,6 +313,7 @@ class Demo:
                  data_seed: int = 2025,
                  teacher_options: Sequence[str] = (),
                  student_options: Sequence[str] = (),
+                 teacher_members: int = 1,
                  data_root: str = DATA_ROOT,
                  logits_root: str = LOGITS_ROOT,
                  jobs: int = 1) -> None:
@@ -312,13 +336,14 @@ class Demo:
         self.data_seed = int(data_seed)
         self.teacher_options = list(teacher_options)
         self.student_options = list(student_options)
+        self.teacher_members = int(teacher_members)
         self.jobs = int(jobs)
         self.threads = max(1, (os.cpu_count() or 1) // max(1, self.jobs))
         self.times: Dict[str, float] = {}
         self.metrics: Dict[str, dict] = {}
         self.checkpoints: Dict[str, str] = {}
         #: what the report times: config files (absolute) by model kind
-        self.configs = dict(teacher=str(REPO / TEACHER_CFG),
+        self.configs = dict(teacher=str(REPO / self.teacher_config),
                             student=str(REPO / STUDENT_CFG))
         self.tuning_seeds = list(TUNING_SEEDS)
         self.validate()
@@ -368,6 +393,8 @@ class Demo:
             problems.append(f'unknown preset {self.preset!r}')
         if self.jobs < 1:
             problems.append(f'jobs {self.jobs} < 1')
+        if self.teacher_members < 1:
+            problems.append(f'teacher members {self.teacher_members} < 1')
         if problems:
             raise ValueError('demo: ' + '; '.join(problems))
 
@@ -388,13 +415,37 @@ class Demo:
             check_writable(self.data_root)
 
     def run_names(self) -> List[str]:
-        names = ['teacher'] + [f'{k}_seed{s}' for s in self.seeds
-                               for k in ('student', 'distilled')]
+        names = ['teacher', *self.member_names('teacher')] + [
+            f'{k}_seed{s}' for s in self.seeds
+            for k in ('student', 'distilled')]
         if self.labelled_sequences is not None:
-            names += ['teacher_labelled'] + [
+            names += ['teacher_labelled',
+                      *self.member_names('teacher_labelled')] + [
                 f'{k}_seed{s}' for s in self.unlabelled_seeds
                 for k in ('student_labelled', 'distilled_unlabelled')]
         return names
+
+    @property
+    def teacher_config(self) -> str:
+        """The config of the teacher that is tested and dumped."""
+        return TEACHER_CFG if self.teacher_members == 1 else \
+            TEACHER_ENSEMBLE_CFG
+
+    def teacher_model_config(self):
+        """The teacher's config for :func:`init_mos_model`: the file, or
+        for several members the ensemble config with their count."""
+        if self.teacher_members == 1:
+            return str(REPO / TEACHER_CFG)
+        from mmengine.config import Config
+        cfg = Config.fromfile(str(REPO / TEACHER_ENSEMBLE_CFG))
+        cfg.merge_from_dict({'model.num_members': self.teacher_members})
+        return cfg
+
+    def member_names(self, teacher: str) -> List[str]:
+        """The runs of ``teacher``'s members; none for one teacher."""
+        if self.teacher_members == 1:
+            return []
+        return [f'{teacher}_member{i}' for i in range(self.teacher_members)]
 
     @property
     def unlabelled_sequences(self) -> List[str]:
@@ -461,30 +512,63 @@ class Demo:
              *self.data_options(train_sequences), *no_val, *options], logs,
             self.threads, echo)
         self.checkpoints[name] = last_checkpoint(work)
-        out = work / 'val_metrics.json'
         # a distiller checkpoint holds the student: test it with the
         # student's config, which builds the student for prediction
+        self.test_model(name, test_config, echo)
+
+    def test_model(self, name: str, config: str, echo: bool,
+                   options: Sequence[str] = ()) -> None:
+        """Score checkpoint ``name`` on the held-out sequences."""
+        work = self.work_dir / name
+        out = work / 'val_metrics.json'
         self.times[f'test_{name}_s'] = run_tool(
-            ['tools/test.py', test_config, self.checkpoints[name],
+            ['tools/test.py', config, self.checkpoints[name],
              '--work-dir', work / 'test', '--metrics-out', out,
-             '--cfg-options', *self.data_options()], logs, self.threads,
-            echo)
+             '--cfg-options', *self.data_options(), *options],
+            self.log_path(name), self.threads, echo)
         self.metrics[name] = json.loads(out.read_text())
+
+    def member_job(self, name: str, index: int, echo: bool,
+                   train_sequences=None) -> None:
+        """Train and score member ``index`` of a teacher ensemble (seed
+        ``index``)."""
+        self.train_and_test(
+            name, TEACHER_CFG,
+            self.teacher_options + [f'randomness.seed={index}'],
+            TEACHER_CFG, echo, train_sequences)
 
     def teacher_job(self, name: str, logits: Path, echo: bool,
                     train_sequences=None) -> None:
-        """Train and score a teacher, dump its logits of every training
-        scan into ``logits``."""
-        self.train_and_test(name, TEACHER_CFG, self.teacher_options,
-                            TEACHER_CFG, echo, train_sequences)
+        """Train and score a teacher (or, with several members, merge
+        the members trained already and score their ensemble), dump its
+        logits of every training scan into ``logits``."""
+        members = self.member_names(name)
+        options = self.teacher_options
+        if not members:
+            self.train_and_test(name, TEACHER_CFG, options, TEACHER_CFG,
+                                echo, train_sequences)
+        else:
+            work = self.work_dir / name
+            clear_output_dir(work)
+            self.log_path(name).unlink(missing_ok=True)
+            merged = work / 'ensemble.pth'
+            run_tool(['tools/merge_checkpoints.py', merged,
+                      *[self.checkpoints[m] for m in members]],
+                     self.log_path(name), self.threads, echo)
+            self.checkpoints[name] = str(merged)
+            # trained as its members: the ensemble's time is theirs
+            self.times[f'train_{name}_s'] = sum(
+                self.times[f'train_{m}_s'] for m in members)
+            options = member_options(options, len(members))
+            self.test_model(name, self.teacher_config, echo, options)
         clear_output_dir(logits)
         # the logits of every training scan, also those the teacher did
         # not learn from
         self.times[f'dump_{name}_s'] = run_tool(
-            ['tools/dump_teacher_logits.py', TEACHER_CFG,
+            ['tools/dump_teacher_logits.py', self.teacher_config,
              self.checkpoints[name], '--out', logits, '--split', 'train',
-             '--cfg-options', *self.data_options()], self.log_path(name),
-            self.threads, echo)
+             '--cfg-options', *self.data_options(), *options],
+            self.log_path(name), self.threads, echo)
 
     # ---- the whole job ----
     def run(self) -> dict:
@@ -513,12 +597,16 @@ class Demo:
             tasks.append((name, lambda: fn(*args), after))
 
         # teachers first: the distilled students wait for their logits
-        add('teacher', self.teacher_job, 'teacher',
-            self.logits_root / 'teacher', echo)
+        teachers = [('teacher', None)]
         if unlabelled:
-            add('teacher_labelled', self.teacher_job, 'teacher_labelled',
-                self.logits_root / 'teacher_labelled', echo,
-                self.labelled_sequences)
+            teachers.append(('teacher_labelled', self.labelled_sequences))
+        for teacher, sequences in teachers:  # all members start first
+            for i, member in enumerate(self.member_names(teacher)):
+                add(member, self.member_job, member, i, echo, sequences)
+        for teacher, sequences in teachers:
+            add(teacher, self.teacher_job, teacher,
+                self.logits_root / teacher, echo, sequences,
+                after=self.member_names(teacher) or None)
         for seed in self.seeds:
             opts = [f'randomness.seed={seed}'] + self.student_options
             add(f'student_seed{seed}', self.train_and_test,

@@ -179,7 +179,8 @@ def write_report(demo, total_s: float) -> dict:
     seeds = demo.seeds
     seed0 = seeds[0]
     models = {
-        'teacher': (demo.configs['teacher'], demo.checkpoints['teacher']),
+        'teacher': (demo.teacher_model_config(),
+                    demo.checkpoints['teacher']),
         'student': (demo.configs['student'],
                     demo.checkpoints[f'student_seed{seed0}']),
         'distilled': (demo.configs['student'],
@@ -249,6 +250,23 @@ def write_report(demo, total_s: float) -> dict:
     return report
 
 
+def _teacher_note(demo) -> str:
+    """What each teacher of the report is: one training, or the ensemble
+    of several, with each member's moving IoU."""
+    if demo.teacher_members == 1:
+        return 'Teachers: one training each.'
+    teachers = ['teacher'] + (['teacher_labelled'] if
+                              demo.labelled_sequences is not None else [])
+    alone = '; '.join(
+        f'{t} ' + ', '.join(f'{100 * demo.metrics[m][METRIC_KEYS[0]]:.1f}'
+                            for m in demo.member_names(t))
+        for t in teachers)
+    return (f'Teachers: each the mean of the logits of '
+            f'{demo.teacher_members} trainings (seeds 0-'
+            f'{demo.teacher_members - 1}); moving IoU of each alone: '
+            f'{alone}.')
+
+
 def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
               ratio: float, total_s: float) -> List[str]:
     seeds = demo.seeds
@@ -267,7 +285,10 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
         f'{", ".join(map(str, demo.tuning_seeds))}, ' +
         ('none of which is among these.' if not tuned else
          f'and seeds {tuned} are among these: their numbers are not '
-         'held out.') + ' Teachers: one training each.')
+         'held out.') + ' ' + _teacher_note(demo))
+
+    teacher_label = 'teacher (sparse 4-D)' if demo.teacher_members == 1 \
+        else f'teacher (sparse 4-D, mean of {demo.teacher_members})'
 
     def row(label, names, timing_key, train_sequences):
         cells = [_cell([float(demo.metrics[m][k]) for m in names])
@@ -296,7 +317,7 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
         seed_note, '',
         '## Distillation as in the paper (every training scan labelled)', '',
         *header,
-        row('teacher (sparse 4-D)', ['teacher'], 'teacher', all_seqs),
+        row(teacher_label, ['teacher'], 'teacher', all_seqs),
         row('student (BEV, no KD)', [f'student_seed{s}' for s in seeds],
             'student', all_seqs),
         row('student + KD', [f'distilled_seed{s}' for s in seeds],
@@ -316,7 +337,7 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
             f'teacher\'s most likely class, and the distillation loss '
             f'follows the teacher).', '',
             *header,
-            row('teacher (sparse 4-D)', ['teacher_labelled'], 'teacher', lab),
+            row(teacher_label, ['teacher_labelled'], 'teacher', lab),
             row('student (BEV, no KD)',
                 [f'student_labelled_seed{s}' for s in useeds], 'student',
                 lab),

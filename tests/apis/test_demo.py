@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mmengine.config import Config
 
 from kdmos_plugin.apis.demo import (KD_UNLABELLED_CFG, STAMP, STUDENT_CFG,
                                     TEACHER_CFG, Demo, clear_output_dir,
-                                    run_jobs)
+                                    member_options, run_jobs)
 from kdmos_plugin.apis.demo_report import target_lines, timing_frames
 from kdmos_plugin.apis.demo_stats import paired_gain
 from kdmos_plugin.datasets.teacher_logits import MANIFEST_NAME, logits_path
@@ -50,7 +51,7 @@ def test_demo_smoke(tmp_path):
                 data_root=str(tmp_path / 'data'),
                 logits_root=str(tmp_path / 'logits'),
                 teacher_options=one_epoch,
-                student_options=one_epoch)
+                student_options=one_epoch, teacher_members=2)
     report = demo.run()
 
     # the data went where it was told, and only there
@@ -73,8 +74,21 @@ def test_demo_smoke(tmp_path):
                     str(tmp_path / 'logits' / teacher), seq, frame))
                 assert logits.shape == (len(read_points(str(path))), 4)
 
+    # each teacher is the ensemble of two trainings of seeds 0 and 1
+    for teacher in ('teacher', 'teacher_labelled'):
+        for i in range(2):
+            dumped = Config.fromfile(str(
+                tmp_path / 'demo' / f'{teacher}_member{i}' /
+                Path(TEACHER_CFG).name))
+            assert dumped.randomness.seed == i
+        merged = torch.load(report['checkpoints'][teacher],
+                            weights_only=True)
+        assert [m['file'] for m in merged['meta']['members']] == [
+            Path(report['checkpoints'][f'{teacher}_member{i}']).name
+            for i in range(2)]
+
     # the labelled-only runs trained on the labelled sequence only
-    for name, config in (('teacher_labelled', TEACHER_CFG),
+    for name, config in (('teacher_labelled_member0', TEACHER_CFG),
                          ('student_labelled_seed3', STUDENT_CFG),
                          ('distilled_unlabelled_seed3', KD_UNLABELLED_CFG)):
         dumped = Config.fromfile(
@@ -92,9 +106,10 @@ def test_demo_smoke(tmp_path):
             assert seqs == ['01']
 
     # every model was evaluated on every held-out scan and point
-    names = ['teacher', 'student_seed3', 'distilled_seed3',
-             'teacher_labelled', 'student_labelled_seed3',
-             'distilled_unlabelled_seed3']
+    names = ['teacher', 'teacher_member0', 'teacher_member1',
+             'student_seed3', 'distilled_seed3', 'teacher_labelled',
+             'teacher_labelled_member0', 'teacher_labelled_member1',
+             'student_labelled_seed3', 'distilled_unlabelled_seed3']
     for name in names:
         metrics = report['metrics'][name]
         assert metrics['mos/num_scans'] == VAL_SCANS * len(VAL_SEQUENCES)
@@ -122,11 +137,15 @@ def test_demo_smoke(tmp_path):
     assert json.loads((work / 'report.json').read_text()) == json.loads(
         json.dumps(report))
     md = (work / 'report.md').read_text()
-    for row in ('| teacher (sparse 4-D) |', '| student (BEV, no KD) |',
-                '| student + KD |', '| student + KD on unlabelled scans |',
-                '| 3 | '):
+    for row in ('| teacher (sparse 4-D, mean of 2) |',
+                '| student (BEV, no KD) |', '| student + KD |',
+                '| student + KD on unlabelled scans |', '| 3 | '):
         assert row in md
     assert f'{100 * delta:+.1f}' in md
+    member_iou = [report['metrics'][f'teacher_member{i}']['mos/IoU_moving']
+                  for i in range(2)]
+    alone = ', '.join(f'{100 * v:.1f}' for v in member_iou)
+    assert f'moving IoU of each alone: teacher {alone};' in md
     png = (work / 'bev_val.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
     for t in report['latency_ms'].values():
@@ -200,6 +219,7 @@ def test_timing_frames_fit_any_sequence_length():
     (['--seeds', '3', '3'], 'seeds repeat'),
     (['--train-scans', '0'], 'train scans 0'),
     (['--jobs', '0'], 'jobs 0'),
+    (['--teacher-members', '0'], 'teacher members 0 < 1'),
     (['--val-sequences', '08', '01'], r"held-out sequence\(s\) \['01'\]"),
     (['--train-sequences', '00', '01', '--val-sequences', '08', '08'],
      'held-out sequences repeat'),
@@ -313,3 +333,20 @@ def test_run_jobs_waits_for_after_and_stops_at_the_first_failure():
     with pytest.raises(ValueError, match="waits for 'teacher'"):
         run_jobs([('kd', task('kd'), 'teacher'),
                   ('teacher', task('teacher'), None)], jobs=2)
+    # several to wait for: the slow one is not the last one listed
+    events.clear()
+    run_jobs([('m0', task('m0', 0.3), None), ('m1', task('m1'), None),
+              ('ensemble', task('ensemble'), ['m0', 'm1'])], jobs=3)
+    assert events.index('end m0') < events.index('start ensemble')
+    assert events.index('end m1') < events.index('start ensemble')
+    with pytest.raises(ValueError, match="waits for 'm1'"):
+        run_jobs([('m0', task('m0'), None),
+                  ('ensemble', task('ensemble'), ('m0', 'm1')),
+                  ('m1', task('m1'), None)], jobs=2)
+
+
+def test_member_options_apply_model_keys_to_every_member():
+    assert member_options(['train_cfg.max_epochs=1',
+                           'model.backbone.channels=[8,16]'], 3) == [
+        'train_cfg.max_epochs=1', 'model.member.backbone.channels=[8,16]',
+        'model.num_members=3']
