@@ -11,4 +11,5 @@ distill_loss = dict(
     tckd_classes=[3],  # moving
     scale_by_tau_sq=False,
     mode='kdmos',  # 'dkd': standard decoupled KD (alpha, beta, tau^2)
-    reference_numerics=False)  # True: the published -1000 mask and 1e-8s
+    reference_numerics=False,  # True: the published -1000 mask and 1e-8s
+    teacher_correct_only=False)  # True: no KD where the teacher is wrong

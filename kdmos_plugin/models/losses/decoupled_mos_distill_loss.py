@@ -86,6 +86,11 @@ class DecoupledMOSDistillLoss(nn.Module):
         reference_numerics (bool): Reproduce the published ``-1000`` target
             mask and ``1e-8`` epsilons (see the module docstring).
             Defaults to False.
+        teacher_correct_only (bool): Leave out of both terms every point
+            whose teacher prediction (argmax) is not its label, as if it
+            were unlabelled: the student then learns the teacher's soft
+            targets where the teacher is right and not its mistakes. Not in
+            the published recipe. Defaults to False.
 
     Example:
         >>> loss = DecoupledMOSDistillLoss()
@@ -107,7 +112,8 @@ class DecoupledMOSDistillLoss(nn.Module):
                  mode: str = 'kdmos',
                  alpha: float = 1.0,
                  beta: float = 8.0,
-                 reference_numerics: bool = False) -> None:
+                 reference_numerics: bool = False,
+                 teacher_correct_only: bool = False) -> None:
         super().__init__()
         if mode not in ('kdmos', 'dkd'):
             raise ValueError(f"DecoupledMOSDistillLoss: mode must be 'kdmos' "
@@ -126,6 +132,7 @@ class DecoupledMOSDistillLoss(nn.Module):
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.reference_numerics = reference_numerics
+        self.teacher_correct_only = teacher_correct_only
         # Not persistent: distiller checkpoints must load into the student.
         self.register_buffer(
             'class_weight',
@@ -159,6 +166,8 @@ class DecoupledMOSDistillLoss(nn.Module):
             valid = torch.ones_like(labels, dtype=torch.bool)
         else:
             valid = labels != self.ignore_index
+        if self.teacher_correct_only:
+            valid = valid & (teacher_logits.argmax(1) == labels)
         tckd_pt, nckd_pt = self.per_point(student_logits, teacher_logits,
                                           labels)
         valid_f = valid.to(student_logits.dtype)

@@ -147,6 +147,32 @@ def test_moving_only_mask_and_unlabeled_points():
         base['loss_nckd'].item(), rel=1e-12)
 
 
+@pytest.mark.parametrize('mode', ['kdmos', 'dkd'])
+def test_teacher_correct_only_equals_the_loop_over_those_points(mode):
+    """The literal loops run on the points where the teacher's argmax is
+    the label; the others count as unlabelled."""
+    s, t, y = _random_batch(n=200, seed=4)
+    right = t.argmax(1) == y
+    assert 20 < int(right.sum()) < 180  # both kinds are there
+    y_right = torch.where(right, y, torch.zeros_like(y))
+    loss = DecoupledMOSDistillLoss(mode=mode, teacher_correct_only=True)
+    out = loss(s, t, y)
+    if mode == 'kdmos':
+        tckd, nckd = reference_kdmos(s, t, y_right)
+    else:
+        tckd, nckd = reference_dkd(s, t, y_right, 4.0, 1.0, 8.0, 0.3, False)
+    assert out['loss_tckd'].item() == pytest.approx(tckd, rel=1e-9)
+    assert out['loss_nckd'].item() == pytest.approx(nckd, rel=1e-9)
+    # the student logits of the points the teacher gets wrong do not matter
+    s2 = s.clone()
+    s2[~right] = torch.randn_like(s2[~right]) * 5
+    out2 = loss(s2, t, y)
+    for key in out:
+        assert out2[key].item() == pytest.approx(out[key].item(), rel=1e-12)
+    assert DecoupledMOSDistillLoss(mode=mode)(s2, t, y)['loss_nckd'] != \
+        DecoupledMOSDistillLoss(mode=mode)(s, t, y)['loss_nckd']
+
+
 @pytest.mark.parametrize('reference', [False, True])
 def test_dkd_mode_equals_dkd_formula(reference):
     s, t, y = _random_batch(seed=3)
