@@ -2,7 +2,7 @@
 
     python tools/demo.py [--work-dir work_dirs/demo] [--quick | --full]
         [--seeds 10 11 ...] [--jobs 2] [--train-scans 20] [--val-scans 80]
-        [--preset small] [--no-unlabelled] [--teacher-members 1]
+        [--preset small] [--no-unlabelled] [--teacher-members 2]
         [--teacher-options key=value ...] [--student-options key=value ...]
         [--data-root data/synthetic_mos]
         [--logits-root data/synthetic_mos_teacher_logits]
@@ -19,13 +19,14 @@ sequence and writes ``WORK_DIR/report.md`` and ``report.json``.
 (10-19), both settings on all. ``--seeds`` replaces the seeds of any of
 them. The recipe was tuned on seeds 0-2. ``--teacher-members N``: each
 teacher is the mean of the logits of N trainings (seeds 0..N-1), N times
-the teacher's training time.
+the teacher's training time (default 2; 1: one training, as before).
 """
 import argparse
 import os
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
-from kdmos_plugin.apis.demo import DATA_ROOT, LOGITS_ROOT, MODES, Demo
+from kdmos_plugin.apis.demo import (DATA_ROOT, LOGITS_ROOT, MODES,
+                                    TEACHER_MEMBERS, Demo)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,9 +57,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-unlabelled', action='store_true',
                         help='skip the distillation-on-unlabelled-scans '
                         'setting')
-    parser.add_argument('--teacher-members', type=int, default=1,
+    parser.add_argument('--teacher-members', type=int,
+                        default=TEACHER_MEMBERS,
                         help='teachers trained per teacher; more than one '
-                        'teach as one (the mean of their logits)')
+                        'teach as one (the mean of their logits); default '
+                        f'{TEACHER_MEMBERS}')
     parser.add_argument('--teacher-options', nargs='*', default=[],
                         help='--cfg-options for the teacher trainings')
     parser.add_argument('--student-options', nargs='*', default=[],
