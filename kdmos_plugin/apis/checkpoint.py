@@ -8,7 +8,7 @@ random weights. The tools check first and fail with the file's name.
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import torch
 from mmengine.runner.checkpoint import (_load_checkpoint,
@@ -18,6 +18,31 @@ from torch import nn
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint's weights do not fit the model of the config."""
+
+
+def _unwrapped(key: str) -> str:
+    """A state-dict or module-metadata key without a DDP ``module.``
+    prefix (``'module'`` itself, the wrapper's own entry, becomes ``''``)."""
+    if key == 'module':
+        return ''
+    return key[7:] if key.startswith('module.') else key
+
+
+def _load_state_dict(filename: str) -> Tuple[Dict, Dict]:
+    """The state dict of a checkpoint file and its module metadata, both
+    with :func:`_unwrapped` keys.
+
+    Raises:
+        CheckpointMismatchError: The file holds no state dict.
+    """
+    ckpt = _load_checkpoint(filename, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    if not isinstance(state, dict):
+        raise CheckpointMismatchError(
+            f'{filename}: holds no state dict (a {type(ckpt).__name__})')
+    metadata = {_unwrapped(k): v
+                for k, v in getattr(state, '_metadata', {}).items()}
+    return {_unwrapped(k): v for k, v in state.items()}, metadata
 
 
 def check_checkpoint_matches(model: nn.Module, filename: str) -> Dict:
@@ -35,13 +60,7 @@ def check_checkpoint_matches(model: nn.Module, filename: str) -> Dict:
         CheckpointMismatchError: Missing or unexpected keys or shapes that
             differ, naming the file and the first offenders.
     """
-    ckpt = _load_checkpoint(filename, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if not isinstance(state, dict):
-        raise CheckpointMismatchError(
-            f'{filename}: holds no state dict (a {type(ckpt).__name__})')
-    state = {k[7:] if k.startswith('module.') else k: v
-             for k, v in state.items()}
+    state, _ = _load_state_dict(filename)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -117,18 +136,13 @@ def merge_member_checkpoints(filenames: Sequence[str], out: str) -> dict:
         [('', dict(version=1)), ('members', dict(version=1))])
     members = []
     for i, filename in enumerate(filenames):
-        ckpt = _load_checkpoint(filename, map_location='cpu')
-        sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        if not isinstance(sd, dict) or not sd:
+        sd, sd_metadata = _load_state_dict(filename)
+        if not sd:
             raise CheckpointMismatchError(
-                f'{filename}: holds no state dict (a {type(ckpt).__name__})')
+                f'{filename}: holds no state dict (an empty one)')
         for key, value in sd.items():
-            key = key[7:] if key.startswith('module.') else key
             state[f'members.{i}.{key}'] = value
-        for key, value in getattr(sd, '_metadata', {}).items():
-            key = key[7:] if key.startswith('module.') else key
-            if key == 'module':
-                key = ''
+        for key, value in sd_metadata.items():
             metadata[f'members.{i}' + (f'.{key}' if key else '')] = value
         members.append(dict(file=osp.basename(filename),
                             sha256=file_sha256(filename)))

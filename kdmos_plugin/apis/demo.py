@@ -349,8 +349,8 @@ class Demo:
         self.metrics: Dict[str, dict] = {}
         self.checkpoints: Dict[str, str] = {}
         #: what the report times: config files (absolute) by model kind
-        self.configs = dict(teacher=str(REPO / self.teacher_config),
-                            student=str(REPO / STUDENT_CFG))
+        #: (the teacher's: :meth:`teacher_model_config`)
+        self.configs = dict(student=str(REPO / STUDENT_CFG))
         self.tuning_seeds = list(TUNING_SEEDS)
         self.validate()
 
@@ -441,11 +441,20 @@ class Demo:
         """The teacher's config for :func:`init_mos_model`: the file, or
         for several members the ensemble config with their count."""
         if self.teacher_members == 1:
-            return str(REPO / TEACHER_CFG)
+            return str(REPO / self.teacher_config)
         from mmengine.config import Config
-        cfg = Config.fromfile(str(REPO / TEACHER_ENSEMBLE_CFG))
+        cfg = Config.fromfile(str(REPO / self.teacher_config))
         cfg.merge_from_dict({'model.num_members': self.teacher_members})
         return cfg
+
+    def teachers(self) -> List[Tuple[str, Optional[List[str]]]]:
+        """The teacher runs and their training sequences (None: all):
+        ``teacher``, and ``teacher_labelled`` for the unlabelled-scans
+        setting."""
+        out = [('teacher', None)]
+        if self.labelled_sequences is not None:
+            out.append(('teacher_labelled', self.labelled_sequences))
+        return out
 
     def member_names(self, teacher: str) -> List[str]:
         """The runs of ``teacher``'s members; none for one teacher."""
@@ -603,9 +612,7 @@ class Demo:
             tasks.append((name, lambda: fn(*args), after))
 
         # teachers first: the distilled students wait for their logits
-        teachers = [('teacher', None)]
-        if unlabelled:
-            teachers.append(('teacher_labelled', self.labelled_sequences))
+        teachers = self.teachers()
         for teacher, sequences in teachers:  # all members start first
             for i, member in enumerate(self.member_names(teacher)):
                 add(member, self.member_job, member, i, echo, sequences)

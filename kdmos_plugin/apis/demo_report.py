@@ -255,12 +255,10 @@ def _teacher_note(demo) -> str:
     of several, with each member's moving IoU."""
     if demo.teacher_members == 1:
         return 'Teachers: one training each.'
-    teachers = ['teacher'] + (['teacher_labelled'] if
-                              demo.labelled_sequences is not None else [])
     alone = '; '.join(
         f'{t} ' + ', '.join(f'{100 * demo.metrics[m][METRIC_KEYS[0]]:.1f}'
                             for m in demo.member_names(t))
-        for t in teachers)
+        for t, _ in demo.teachers())
     return (f'Teachers: each the mean of the logits of '
             f'{demo.teacher_members} trainings (seeds 0-'
             f'{demo.teacher_members - 1}); moving IoU of each alone: '
