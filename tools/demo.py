@@ -18,7 +18,8 @@ sequence and writes ``WORK_DIR/report.md`` and ``report.json``.
 (10-14), the unlabelled-scans setting on the first 3. ``--full``: 10 seeds
 (10-19), both settings on all. ``--seeds`` replaces the seeds of any of
 them. The recipe was tuned on seeds 0-2. ``--teacher-members N``: each
-teacher is the mean of the logits of N trainings (seeds 0..N-1), N times
+teacher is the mean of the logits of N trainings (the first with the
+config's seed, as with one teacher, the others with seeds 1..N-1), N times
 the teacher's training time (default 2; 1: one training, as before).
 """
 import argparse

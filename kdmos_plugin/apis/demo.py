@@ -6,7 +6,8 @@ is what a user types::
     1. tools/make_synthetic_data.py   train and held-out sequences
     2. tools/train.py  teacher        configs/kdmos/teacher_sparse4d_synthetic.py
        tools/test.py   teacher        on the held-out sequences
-       (``teacher_members`` > 1: that many teachers, seeds 0, 1, ...;
+       (``teacher_members`` > 1: that many teachers, the first with the
+       config's own seed, member ``i`` > 0 with seed ``i``;
        tools/merge_checkpoints.py and
        configs/kdmos/teacher_ensemble_synthetic.py make them one teacher,
        the mean of their logits, tested as one)
@@ -288,8 +289,10 @@ class Demo:
         teacher_options / student_options: Extra ``--cfg-options`` of the
             teacher trainings and of every student training (e.g. a shorter
             schedule for smoke tests).
-        teacher_members: Teachers trained per teacher (member ``i`` with
-            ``randomness.seed=i``); more than one are merged into one
+        teacher_members: Teachers trained per teacher (member 0 with the
+            config's own seed, so it is the one-teacher demo's teacher;
+            member ``i`` > 0 with ``randomness.seed=i``); more than one
+            are merged into one
             teacher, the mean of their logits (``MOSEnsemble``), which is
             tested and whose logits are dumped.
         data_root: Where the synthetic sequences are written; every tool
@@ -545,12 +548,12 @@ class Demo:
 
     def member_job(self, name: str, index: int, echo: bool,
                    train_sequences=None) -> None:
-        """Train and score member ``index`` of a teacher ensemble (seed
-        ``index``)."""
-        self.train_and_test(
-            name, TEACHER_CFG,
-            self.teacher_options + [f'randomness.seed={index}'],
-            TEACHER_CFG, echo, train_sequences)
+        """Train and score member ``index`` of a teacher ensemble: member 0
+        is the teacher one would train alone (the config's seed), member
+        ``i`` > 0 is trained with ``randomness.seed=i``."""
+        seed = [f'randomness.seed={index}'] if index else []
+        self.train_and_test(name, TEACHER_CFG, self.teacher_options + seed,
+                            TEACHER_CFG, echo, train_sequences)
 
     def teacher_job(self, name: str, logits: Path, echo: bool,
                     train_sequences=None) -> None:

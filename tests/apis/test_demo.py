@@ -16,9 +16,10 @@ import torch
 
 from mmengine.config import Config
 
-from kdmos_plugin.apis.demo import (KD_UNLABELLED_CFG, STAMP, STUDENT_CFG,
-                                    TEACHER_CFG, Demo, clear_output_dir,
-                                    member_options, run_jobs)
+from kdmos_plugin.apis.demo import (KD_UNLABELLED_CFG, REPO, STAMP,
+                                    STUDENT_CFG, TEACHER_CFG, Demo,
+                                    clear_output_dir, member_options,
+                                    run_jobs)
 from kdmos_plugin.apis.demo_report import target_lines, timing_frames
 from kdmos_plugin.apis.demo_stats import paired_gain
 from kdmos_plugin.datasets.teacher_logits import MANIFEST_NAME, logits_path
@@ -74,13 +75,16 @@ def test_demo_smoke(tmp_path):
                     str(tmp_path / 'logits' / teacher), seq, frame))
                 assert logits.shape == (len(read_points(str(path))), 4)
 
-    # each teacher is the ensemble of two trainings of seeds 0 and 1
+    # each teacher is the ensemble of two trainings: member 0 the one a
+    # single-teacher demo trains (the config's seed), member 1 seed 1
+    own_seed = Config.fromfile(str(REPO / TEACHER_CFG)).randomness.seed
+    assert own_seed != 1
     for teacher in ('teacher', 'teacher_labelled'):
-        for i in range(2):
+        for i, seed in enumerate((own_seed, 1)):
             dumped = Config.fromfile(str(
                 tmp_path / 'demo' / f'{teacher}_member{i}' /
                 Path(TEACHER_CFG).name))
-            assert dumped.randomness.seed == i
+            assert dumped.randomness.seed == seed
         merged = torch.load(report['checkpoints'][teacher],
                             weights_only=True)
         assert [m['file'] for m in merged['meta']['members']] == [
@@ -350,3 +354,31 @@ def test_member_options_apply_model_keys_to_every_member():
                            'model.backbone.channels=[8,16]'], 3) == [
         'train_cfg.max_epochs=1', 'model.member.backbone.channels=[8,16]',
         'model.num_members=3']
+
+
+def test_member_zero_is_the_teacher_trained_alone(tmp_path, monkeypatch):
+    """Member 0 is trained with the options of the one-teacher demo's
+    teacher (no seed of its own), member i > 0 with seed i after them."""
+    import kdmos_plugin.apis.demo as demo_module
+    monkeypatch.setattr(demo_module, 'run_tool', lambda *a, **k: 0.0)
+    calls = []
+
+    def record(name, config, options, *rest):
+        calls.append((name, config, list(options)))
+
+    epochs = ['train_cfg.max_epochs=1']
+    alone = Demo(work_dir=tmp_path / 'alone', teacher_members=1,
+                 teacher_options=epochs)
+    monkeypatch.setattr(alone, 'train_and_test', record)
+    alone.checkpoints['teacher'] = 'teacher.pth'
+    alone.teacher_job('teacher', tmp_path / 'logits', False)
+    ensemble = Demo(work_dir=tmp_path / 'ensemble', teacher_members=3,
+                    teacher_options=epochs)
+    monkeypatch.setattr(ensemble, 'train_and_test', record)
+    for i in range(3):
+        ensemble.member_job(f'teacher_member{i}', i, False)
+    assert calls == [
+        ('teacher', TEACHER_CFG, epochs),
+        ('teacher_member0', TEACHER_CFG, epochs),
+        ('teacher_member1', TEACHER_CFG, epochs + ['randomness.seed=1']),
+        ('teacher_member2', TEACHER_CFG, epochs + ['randomness.seed=2'])]
