@@ -260,8 +260,9 @@ def _teacher_note(demo) -> str:
                             for m in demo.member_names(t))
         for t, _ in demo.teachers())
     return (f'Teachers: each the mean of the logits of '
-            f'{demo.teacher_members} trainings (seeds 0-'
-            f'{demo.teacher_members - 1}); moving IoU of each alone: '
+            f'{demo.teacher_members} trainings (member 0 with the teacher '
+            f"config's own seed, member i > 0 with seed i); moving IoU of "
+            f'each alone: '
             f'{alone}.')
 
 

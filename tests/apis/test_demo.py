@@ -150,6 +150,7 @@ def test_demo_smoke(tmp_path):
                   for i in range(2)]
     alone = ', '.join(f'{100 * v:.1f}' for v in member_iou)
     assert f'moving IoU of each alone: teacher {alone};' in md
+    assert "member 0 with the teacher config's own seed" in md
     png = (work / 'bev_val.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
     for t in report['latency_ms'].values():
