@@ -20,7 +20,9 @@
 # (distill_loss.teacher_correct_only=True) 83.2 and 84.2 on seeds 0 and 2;
 # the published loss with the ensemble of two teachers (87.7, the demo's
 # --teacher-members 2) 83.7 / 83.1 / 86.0 on seeds 0 / 1 / 2, i.e. -0.4,
-# +2.4 and +1.6 against the plain student.
+# +2.4 and +1.6 against the plain student. On the report seeds 10-14 (not
+# tuned on) the same gave +1.1, -2.4, -3.6, -2.3, -1.3 (mean -1.7); seed 15
+# +1.6. See the README.
 # Logits: python tools/dump_teacher_logits.py
 #             configs/kdmos/teacher_sparse4d_synthetic.py CKPT
 #             --out data/synthetic_mos_teacher_logits --split train

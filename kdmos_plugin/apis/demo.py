@@ -66,7 +66,9 @@ TRAIN_SEQUENCES = tuple(['00', '01', '02', '03', '04', '05'] +
 #: on tuning seeds 0-2 (AVX2 CPU, float32 students, published KD loss):
 #: with one teacher (86.1) distillation changed the moving IoU by -0.1,
 #: +0.1 and -3.7 points, with the ensemble of two (87.7) by -0.4, +2.4
-#: and +1.6.
+#: and +1.6. On report seeds 10-14 the ensemble's gain did not hold
+#: (+1.1, -2.4, -3.6, -2.3, -1.3); it stays the default as the more
+#: accurate teacher (and 3-5x the student's time per scan), not for a gain.
 TEACHER_MEMBERS = 2
 #: Seeds the recipe (configs/kdmos/*_synthetic.py) was tuned on; the
 #: report's seeds should be others.
