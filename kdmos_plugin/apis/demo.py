@@ -426,14 +426,15 @@ class Demo:
             check_writable(self.data_root)
 
     def run_names(self) -> List[str]:
-        names = ['teacher', *self.member_names('teacher')] + [
-            f'{k}_seed{s}' for s in self.seeds
-            for k in ('student', 'distilled')]
+        """Every run's name (its work dir): the teachers of
+        :meth:`teachers` with their members, then the students."""
+        names = [n for t, _ in self.teachers()
+                 for n in (t, *self.member_names(t))]
+        names += [f'{k}_seed{s}' for s in self.seeds
+                  for k in ('student', 'distilled')]
         if self.labelled_sequences is not None:
-            names += ['teacher_labelled',
-                      *self.member_names('teacher_labelled')] + [
-                f'{k}_seed{s}' for s in self.unlabelled_seeds
-                for k in ('student_labelled', 'distilled_unlabelled')]
+            names += [f'{k}_seed{s}' for s in self.unlabelled_seeds
+                      for k in ('student_labelled', 'distilled_unlabelled')]
         return names
 
     @property
