@@ -25,8 +25,10 @@ class LoadMOSScans(BaseTransform):
     ``1..K`` (the model's time axis counts past scans, not sensor frames).
     Past and current scans are merged into ``multi_points`` in the current
     LiDAR frame with ``inv(P_t) @ P_j``, the current scan first and in file
-    order. Future scans only serve the reference motion features and never
-    enter ``multi_points`` (the teacher is causal).
+    order. Future scans serve the reference motion features; they enter
+    ``multi_points`` (ages ``-1..-F``) only with ``future_in_multi_points``,
+    for a non-causal teacher that is run offline (its logits are dumped
+    once); the default teacher is causal.
 
     Required Keys:
 
@@ -46,7 +48,9 @@ class LoadMOSScans(BaseTransform):
     - num_points (int): N
     - multi_points (np.ndarray): (M, 5) float32 x, y, z, intensity, age in
       the frame of scan ``t``; only with ``num_past > 0`` and
-      ``with_multi_points``
+      ``with_multi_points``; past scans by age, then (with
+      ``future_in_multi_points``) the future scans that exist, nearest
+      first, with negative ages
     - sweeps (list[dict]): past then future scans, each with ``index``
       (int, position in the sequence), ``age`` (int, ``t - index``;
       negative for future scans), ``points`` ((N_j, 4) float32 raw, own
@@ -64,15 +68,23 @@ class LoadMOSScans(BaseTransform):
         stride: Every how many scans a past scan is taken: ``'sensor'``
             (default: the sequence's profile's ``scan_stride()``, 1 without
             one) or a fixed int >= 1.
+        future_in_multi_points: Merge the future scans into
+            ``multi_points`` too (a non-causal teacher); needs
+            ``num_future > 0``. Near the sequence end fewer future scans
+            exist, and ``multi_points`` holds the ones that do.
     """
 
     def __init__(self,
                  num_past: int = 7,
                  num_future: int = 0,
                  with_multi_points: bool = True,
-                 stride: Union[str, int] = 'sensor') -> None:
+                 stride: Union[str, int] = 'sensor',
+                 future_in_multi_points: bool = False) -> None:
         if num_past < 0 or num_future < 0:
             raise ValueError('num_past and num_future must be >= 0')
+        if future_in_multi_points and num_future == 0:
+            raise ValueError('LoadMOSScans: future_in_multi_points needs '
+                             'num_future > 0')
         if stride != 'sensor' and (isinstance(stride, bool) or
                                    not isinstance(stride, int) or stride < 1):
             raise ValueError(f"stride must be 'sensor' or an int >= 1, got "
@@ -81,6 +93,7 @@ class LoadMOSScans(BaseTransform):
         self.num_past = num_past
         self.num_future = num_future
         self.with_multi_points = with_multi_points
+        self.future_in_multi_points = future_in_multi_points
 
     def transform(self, results: dict) -> dict:
         """Load the scans (see the class docstring for the keys)."""
@@ -134,24 +147,29 @@ class LoadMOSScans(BaseTransform):
                                to_current=relative_pose(cur_pose, poses[j])))
         results['sweeps'] = sweeps
         if self.num_past > 0 and self.with_multi_points:
-            results['multi_points'] = build_multi_points(points, sweeps)
+            results['multi_points'] = build_multi_points(
+                points, sweeps, with_future=self.future_in_multi_points)
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_past={self.num_past}, '
                 f'num_future={self.num_future}, '
                 f'with_multi_points={self.with_multi_points}, '
-                f'stride={self.stride!r})')
+                f'stride={self.stride!r}, '
+                f'future_in_multi_points={self.future_in_multi_points})')
 
 
-def build_multi_points(points: np.ndarray, sweeps: List[dict]) -> np.ndarray:
-    """Merge the current scan and the past sweeps.
+def build_multi_points(points: np.ndarray, sweeps: List[dict],
+                       with_future: bool = False) -> np.ndarray:
+    """Merge the current scan and the past (and future) sweeps.
 
     Args:
         points: (N, 4) current scan (current frame).
         sweeps: Sweeps as made by :class:`LoadMOSScans`; those with
             ``age > 0`` are moved with their ``to_current`` and appended in
             age order.
+        with_future: Append the future sweeps (``age < 0``) too, after the
+            past ones, nearest first.
 
     Returns:
         np.ndarray: (M, 5) float32 x, y, z, intensity, age; rows ``:N`` are
@@ -159,8 +177,10 @@ def build_multi_points(points: np.ndarray, sweeps: List[dict]) -> np.ndarray:
     """
     parts = [np.concatenate(
         [points[:, :4], np.zeros((len(points), 1), np.float32)], axis=1)]
-    for sw in sorted((s for s in sweeps if s['age'] > 0),
-                     key=lambda s: s['age']):
+    chosen = [s for s in sweeps if s['age'] > 0 or
+              (with_future and s['age'] < 0)]
+    # past 1..K, then future -1..-F
+    for sw in sorted(chosen, key=lambda s: (s['age'] < 0, abs(s['age']))):
         moved = transform_points(sw['points'][:, :4], sw['to_current'])
         parts.append(np.concatenate(
             [moved, np.full((len(moved), 1), sw['age'], np.float32)], axis=1))

@@ -45,7 +45,8 @@ def mos_pipeline(num_past_scans: int,
                  motion_cfg: Optional[Mapping] = None,
                  teacher_logits: Optional[Mapping] = None,
                  train_aug: str = 'kdmos',
-                 normalize_intensity: bool = False) -> List[dict]:
+                 normalize_intensity: bool = False,
+                 future_in_multi_points: bool = False) -> List[dict]:
     """The transform configs of one MOS data pipeline, in order.
 
     ``LoadMOSScans`` -> [``MOSNormalizeIntensity``] -> ``LoadMOSLabels``
@@ -79,6 +80,9 @@ def mos_pipeline(num_past_scans: int,
         normalize_intensity: Add ``MOSNormalizeIntensity`` after the scans
             are loaded: intensities on the 0-1 scale, from the dataset's
             ``sensor`` profiles (for data of several sensors).
+        future_in_multi_points: Merge the ``num_future_scans`` future
+            scans into the teacher's cloud (a non-causal, offline teacher;
+            ``LoadMOSScans(future_in_multi_points=True)``).
 
     Returns:
         list[dict]: New dicts (the given configs are copied), e.g. for
@@ -97,6 +101,8 @@ def mos_pipeline(num_past_scans: int,
         dict(type='LoadMOSScans', num_past=num_past_scans,
              num_future=num_future_scans),
     ]
+    if future_in_multi_points:
+        steps[0]['future_in_multi_points'] = True
     if normalize_intensity:
         steps.append(dict(type='MOSNormalizeIntensity'))
     steps.append(dict(type='LoadMOSLabels'))

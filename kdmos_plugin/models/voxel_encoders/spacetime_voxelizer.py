@@ -44,7 +44,8 @@ class SpacetimeVoxelizer(nn.Module):
     """Dynamic voxelisation of merged multi-scan clouds.
 
     Points are ``(x, y, z, intensity, age)`` rows (metres, scan age
-    0 = current scan .. K). With 4 voxel sizes the cells are 4-D
+    0 = current scan .. K; ``-1 .. min_age`` for the future scans of a
+    non-causal teacher). With 4 voxel sizes the cells are 4-D
     ``(x, y, z, age)``; with 3 sizes they are 3-D and the age is only a
     feature. Points outside ``point_cloud_range`` are clamped into the edge
     cells, never dropped, so every current-scan point has a voxel.
@@ -57,8 +58,10 @@ class SpacetimeVoxelizer(nn.Module):
         voxel_size (Sequence[float]): ``(sx, sy, sz[, st])``: metres, and
             scans per age cell.
         point_cloud_range (Sequence[float]): ``(x0, y0, z0, x1, y1, z1)`` in
-            metres; ages span ``[0, max_age]``.
+            metres; ages span ``[min_age, max_age]``.
         max_age (int): Largest age (K); ages beyond it share the last cell.
+        min_age (int): Smallest age: 0 (causal, the default) or ``-F`` for
+            F future scans; younger ages share the first cell.
         with_offset (bool): Append the offset-from-centre features.
 
     Example:
@@ -74,7 +77,8 @@ class SpacetimeVoxelizer(nn.Module):
                  point_cloud_range: Sequence[float] = (-51.2, -51.2, -4.0,
                                                        51.2, 51.2, 4.0),
                  max_age: int = 7,
-                 with_offset: bool = True) -> None:
+                 with_offset: bool = True,
+                 min_age: int = 0) -> None:
         super().__init__()
         if len(voxel_size) not in (3, 4):
             raise ValueError('SpacetimeVoxelizer: voxel_size needs 3 (space) '
@@ -85,10 +89,13 @@ class SpacetimeVoxelizer(nn.Module):
         if len(point_cloud_range) != 6:
             raise ValueError('SpacetimeVoxelizer: point_cloud_range needs 6 '
                              f'entries, got {point_cloud_range}')
+        if min_age > 0 or min_age > max_age:
+            raise ValueError('SpacetimeVoxelizer: min_age must be <= 0 and '
+                             f'<= max_age, got {min_age} (max_age {max_age})')
         lower = list(point_cloud_range[:3])
         upper = list(point_cloud_range[3:])
         if len(voxel_size) == 4:
-            lower.append(0.0)
+            lower.append(float(min_age))
             upper.append(float(max_age) + 1e-3)
         shape = [
             max(math.ceil((u - l) / s - 1e-6), 1)

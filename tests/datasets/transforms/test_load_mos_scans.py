@@ -1,5 +1,6 @@
 """LoadMOSScans: file order kept, past scans aligned with the poses, ages,
-clamping at the sequence start, future scans outside multi_points."""
+clamping at the sequence start, future scans outside multi_points (unless a
+non-causal teacher asks for them)."""
 import numpy as np
 import pytest
 
@@ -65,6 +66,38 @@ def test_future_scans_not_in_multi_points(dataset):
     fut = res['sweeps'][2]
     np.testing.assert_array_equal(
         fut['points'], read_points(dataset.get_data_info(13)['lidar_path']))
+
+
+def test_future_scans_in_multi_points_for_a_noncausal_teacher(
+        dataset, tiny_kitti_lidar_poses):
+    t = 12
+    res = LoadMOSScans(num_past=2, num_future=7, future_in_multi_points=True)(
+        dataset.get_data_info(t))
+    mp = res['multi_points']
+    n = res['num_points']
+    np.testing.assert_array_equal(mp[:n, :4], res['points'])
+    # rows: current, ages 1, 2, then the future scans that exist (13..15)
+    offset = n
+    for age in (1, 2, -1, -2, -3):
+        j = t - age
+        other = read_points(dataset.get_data_info(j)['lidar_path'])
+        rows = mp[offset:offset + len(other)]
+        assert (rows[:, 4] == age).all()
+        want = _ground_truth_move(tiny_kitti_lidar_poses['08'], other, t, j)
+        np.testing.assert_allclose(rows[:, :3], want, atol=1e-4)
+        offset += len(other)
+    assert offset == len(mp)
+    # the last scan has no future: its cloud is the causal one
+    last = dataset.get_data_info(15)
+    both = [LoadMOSScans(num_past=2, num_future=3,
+                         future_in_multi_points=f)(dict(last))['multi_points']
+            for f in (False, True)]
+    np.testing.assert_array_equal(both[0], both[1])
+
+
+def test_future_in_multi_points_needs_future_scans():
+    with pytest.raises(ValueError, match='num_future > 0'):
+        LoadMOSScans(num_past=2, future_in_multi_points=True)
 
 
 def test_no_past_no_multi_points(dataset):

@@ -1,5 +1,7 @@
 """Sparse4DMOSTeacher: forward/backward on CPU with K = 7, overfitting one
-sample, the input contract, and mmdet3d's MinkUNet plugged in by config."""
+sample, the input contract, mmdet3d's MinkUNet plugged in by config, and
+the non-causal teacher that also reads future scans."""
+import copy
 import os.path as osp
 
 import pytest
@@ -7,7 +9,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet3d.registry import MODELS
+from mmengine.dataset import pseudo_collate
+
+from mmdet3d.registry import DATASETS, MODELS
 from mmdet3d.structures import Det3DDataSample, PointData
 
 import kdmos_plugin  # noqa: F401
@@ -122,3 +126,39 @@ def test_minkunet_config_plugs_in_mmdet3d_backbone(moving_scene):
     assert all(m.algo == ConvAlgo.Native for m in layers)
     grads = [p.grad for p in model.backbone.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_noncausal_config_reads_the_future_scans(synthetic_root):
+    """The non-causal synthetic teacher: its cloud holds ages -3..7 (none
+    below 0 at the sequence end), it trains, and its logits of the current
+    points change when the future scans are taken away."""
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/kdmos/teacher_sparse4d_noncausal_synthetic.py'))
+    ds_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+    ds_cfg.update(data_root=synthetic_root, sequences=['08'])
+    dataset = DATASETS.build(ds_cfg)
+    mid, last = dataset[4], dataset[len(dataset) - 1]
+    ages = mid['inputs']['multi_points'][:, 4].unique().tolist()
+    assert ages == list(range(-3, 8))
+    assert last['inputs']['multi_points'][:, 4].min() == 0
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert model.voxel_encoder.spatial_shape[3] == 11
+    data = model.data_preprocessor(pseudo_collate([mid, last]), True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+
+    model.eval()
+    past_only = copy.deepcopy(mid)
+    multi = past_only['inputs']['multi_points']
+    past_only['inputs']['multi_points'] = multi[multi[:, 4] >= 0]
+    logits = []
+    with torch.no_grad():
+        for sample in (mid, past_only):
+            data = model.data_preprocessor(pseudo_collate([sample]), False)
+            out = model.predict(data['inputs'], data['data_samples'])
+            logits.append(out[0].pts_seg_logits.pts_seg_logits)
+    assert logits[0].shape == logits[1].shape
+    assert not torch.allclose(logits[0], logits[1])

@@ -120,3 +120,22 @@ def test_bad_input_is_refused():
         vox([torch.zeros(4, 4)], [4])
     with pytest.raises(ValueError, match='current'):
         vox([torch.zeros(4, 5)], [5])
+
+
+def test_future_ages_get_their_own_cells():
+    # a non-causal teacher: ages -3..7 -> age cells 0..10, current scan at 3
+    vox = SpacetimeVoxelizer(voxel_size=(1.0, 1.0, 1.0, 1.0),
+                             point_cloud_range=(-1, -1, -1, 1, 1, 1),
+                             max_age=7, min_age=-3)
+    assert vox.spatial_shape == [2, 2, 2, 11]
+    ages = [0., -1., -3., 7., -9.]   # -9: younger than min_age -> first cell
+    pts = torch.tensor([[0.5, 0.5, 0.5, 0., a] for a in ages])
+    out = vox([pts], [1])
+    cell = out.coors[out.point2voxel, 4].tolist()
+    assert cell == [3, 2, 0, 10, 0]
+    assert out.coors[out.current2voxel, 4].tolist() == [3]
+    # the same cloud in the literal reference
+    cells, point_cell = _literal([pts], vox)
+    assert [k[4] for k in point_cell] == cell
+    with pytest.raises(ValueError, match='min_age'):
+        SpacetimeVoxelizer(min_age=1)
