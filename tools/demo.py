@@ -27,7 +27,7 @@ import os
 
 import kdmos_plugin  # noqa: F401  (registers modules, applies stack fixes)
 from kdmos_plugin.apis.demo import (DATA_ROOT, LOGITS_ROOT, MODES,
-                                    TEACHER_MEMBERS, Demo)
+                                    TEACHER_MEMBERS, TEACHERS, Demo)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='teachers trained per teacher; more than one '
                         'teach as one (the mean of their logits); default '
                         f'{TEACHER_MEMBERS}')
+    parser.add_argument('--teacher', default='causal',
+                        choices=sorted(TEACHERS),
+                        help='causal: the teacher reads the past scans '
+                        '(published); noncausal: also the next 3 scans '
+                        '(offline distillation only; the student stays '
+                        'causal)')
     parser.add_argument('--teacher-options', nargs='*', default=[],
                         help='--cfg-options for the teacher trainings')
     parser.add_argument('--student-options', nargs='*', default=[],
@@ -95,6 +101,7 @@ def build_demo(args: argparse.Namespace) -> Demo:
     return Demo(work_dir=args.work_dir, seeds=seeds, preset=args.preset,
                 teacher_options=args.teacher_options,
                 teacher_members=args.teacher_members,
+                teacher=args.teacher,
                 student_options=args.student_options,
                 data_root=args.data_root, logits_root=args.logits_root,
                 jobs=jobs, **kwargs)

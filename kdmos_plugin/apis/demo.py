@@ -5,6 +5,8 @@ is what a user types::
 
     1. tools/make_synthetic_data.py   train and held-out sequences
     2. tools/train.py  teacher        configs/kdmos/teacher_sparse4d_synthetic.py
+       (``teacher='noncausal'``: ..._noncausal_synthetic.py, which also
+       reads the next 3 scans)
        tools/test.py   teacher        on the held-out sequences
        (``teacher_members`` > 1: that many teachers, the first with the
        config's own seed, member ``i`` > 0 with seed ``i``;
@@ -51,6 +53,13 @@ from .demo_report import write_report
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CFG = 'configs/kdmos/teacher_sparse4d_synthetic.py'
 TEACHER_ENSEMBLE_CFG = 'configs/kdmos/teacher_ensemble_synthetic.py'
+#: The teacher kinds: (config of one teacher, config of their ensemble).
+#: ``noncausal`` also reads the next 3 scans (an offline teacher may).
+TEACHERS = {
+    'causal': (TEACHER_CFG, TEACHER_ENSEMBLE_CFG),
+    'noncausal': ('configs/kdmos/teacher_sparse4d_noncausal_synthetic.py',
+                  'configs/kdmos/teacher_ensemble_noncausal_synthetic.py'),
+}
 STUDENT_CFG = 'configs/kdmos/student_bev_synthetic.py'
 KD_CFG = 'configs/kdmos/student_kd_synthetic.py'
 KD_UNLABELLED_CFG = 'configs/kdmos/student_kd_unlabelled_synthetic.py'
@@ -297,6 +306,9 @@ class Demo:
             are merged into one
             teacher, the mean of their logits (``MOSEnsemble``), which is
             tested and whose logits are dumped.
+        teacher: The teacher kind, a key of :data:`TEACHERS`: ``causal``
+            (past scans only, the published teacher) or ``noncausal``
+            (also the next 3 scans; the student stays causal).
         data_root: Where the synthetic sequences are written; every tool
             is pointed at it through ``--cfg-options``. Relative paths are
             relative to the repository.
@@ -325,6 +337,7 @@ class Demo:
                  teacher_options: Sequence[str] = (),
                  student_options: Sequence[str] = (),
                  teacher_members: int = TEACHER_MEMBERS,
+                 teacher: str = 'causal',
                  data_root: str = DATA_ROOT,
                  logits_root: str = LOGITS_ROOT,
                  jobs: int = 1) -> None:
@@ -348,6 +361,7 @@ class Demo:
         self.teacher_options = list(teacher_options)
         self.student_options = list(student_options)
         self.teacher_members = int(teacher_members)
+        self.teacher = teacher
         self.jobs = int(jobs)
         self.threads = max(1, (os.cpu_count() or 1) // max(1, self.jobs))
         self.times: Dict[str, float] = {}
@@ -406,6 +420,9 @@ class Demo:
             problems.append(f'jobs {self.jobs} < 1')
         if self.teacher_members < 1:
             problems.append(f'teacher members {self.teacher_members} < 1')
+        if self.teacher not in TEACHERS:
+            problems.append(f'unknown teacher {self.teacher!r} (one of '
+                            f'{sorted(TEACHERS)})')
         if problems:
             raise ValueError('demo: ' + '; '.join(problems))
 
@@ -438,10 +455,14 @@ class Demo:
         return names
 
     @property
+    def member_config(self) -> str:
+        """The config each teacher training uses (one member)."""
+        return TEACHERS[self.teacher][0]
+
+    @property
     def teacher_config(self) -> str:
         """The config of the teacher that is tested and dumped."""
-        return TEACHER_CFG if self.teacher_members == 1 else \
-            TEACHER_ENSEMBLE_CFG
+        return TEACHERS[self.teacher][0 if self.teacher_members == 1 else 1]
 
     def teacher_model_config(self):
         """The teacher's config for :func:`init_mos_model`: the file, or
@@ -555,8 +576,9 @@ class Demo:
         is the teacher one would train alone (the config's seed), member
         ``i`` > 0 is trained with ``randomness.seed=i``."""
         seed = [f'randomness.seed={index}'] if index else []
-        self.train_and_test(name, TEACHER_CFG, self.teacher_options + seed,
-                            TEACHER_CFG, echo, train_sequences)
+        self.train_and_test(name, self.member_config,
+                            self.teacher_options + seed, self.member_config,
+                            echo, train_sequences)
 
     def teacher_job(self, name: str, logits: Path, echo: bool,
                     train_sequences=None) -> None:
@@ -566,8 +588,8 @@ class Demo:
         members = self.member_names(name)
         options = self.teacher_options
         if not members:
-            self.train_and_test(name, TEACHER_CFG, options, TEACHER_CFG,
-                                echo, train_sequences)
+            self.train_and_test(name, self.member_config, options,
+                                self.member_config, echo, train_sequences)
         else:
             work = self.work_dir / name
             clear_output_dir(work)

@@ -286,8 +286,10 @@ def _markdown(demo, results: dict, timing: dict, frames: list, mid: int,
          f'and seeds {tuned} are among these: their numbers are not '
          'held out.') + ' ' + _teacher_note(demo))
 
-    teacher_label = 'teacher (sparse 4-D)' if demo.teacher_members == 1 \
-        else f'teacher (sparse 4-D, mean of {demo.teacher_members})'
+    kind = 'sparse 4-D' + (', non-causal: also the next 3 scans'
+                           if demo.teacher == 'noncausal' else '')
+    teacher_label = f'teacher ({kind})' if demo.teacher_members == 1 \
+        else f'teacher ({kind}, mean of {demo.teacher_members})'
 
     def row(label, names, timing_key, train_sequences):
         cells = [_cell([float(demo.metrics[m][k]) for m in names])

@@ -383,3 +383,38 @@ def test_member_zero_is_the_teacher_trained_alone(tmp_path, monkeypatch):
         ('teacher_member0', TEACHER_CFG, epochs),
         ('teacher_member1', TEACHER_CFG, epochs + ['randomness.seed=1']),
         ('teacher_member2', TEACHER_CFG, epochs + ['randomness.seed=2'])]
+
+
+def test_noncausal_teacher_is_trained_tested_and_dumped_as_one(
+        tmp_path, monkeypatch):
+    """``teacher='noncausal'``: every teacher training, the ensemble's test
+    and the dump use the non-causal configs, whose members read 3 future
+    scans; an unknown kind is refused before any work."""
+    import kdmos_plugin.apis.demo as demo_module
+    tools, trained = [], []
+    monkeypatch.setattr(demo_module, 'run_tool',
+                        lambda args, *a, **k: tools.append(args) or 0.0)
+    demo = Demo(work_dir=tmp_path / 'nc', teacher_members=2,
+                teacher='noncausal')
+    monkeypatch.setattr(demo, 'train_and_test',
+                        lambda name, config, *rest: trained.append(config))
+    monkeypatch.setattr(demo, 'test_model',
+                        lambda name, config, *rest: trained.append(config))
+    for i in range(2):
+        demo.member_job(f'teacher_member{i}', i, False)
+        demo.checkpoints[f'teacher_member{i}'] = f'm{i}.pth'
+        demo.times[f'train_teacher_member{i}_s'] = 1.0
+    demo.teacher_job('teacher', tmp_path / 'logits', False)
+    single, ensemble = demo_module.TEACHERS['noncausal']
+    assert trained == [single, single, ensemble]
+    dump = [t for t in tools if t[0] == 'tools/dump_teacher_logits.py']
+    assert len(dump) == 1 and dump[0][1] == ensemble
+    for name in (single, ensemble):
+        cfg = Config.fromfile(str(REPO / name))
+        member = cfg.model.get('member', cfg.model)
+        assert member.voxel_encoder.min_age == -3
+        for loader in ('train_dataloader', 'test_dataloader'):
+            load = cfg[loader].dataset.pipeline[0]
+            assert load.num_future == 3 and load.future_in_multi_points
+    with pytest.raises(ValueError, match='unknown teacher'):
+        Demo(work_dir=tmp_path / 'bad', teacher='oracle')
