@@ -5,9 +5,7 @@
 # member, tools/merge_checkpoints.py).
 _base_ = ['./teacher_sparse4d_noncausal_synthetic.py']
 
-model = dict(
-    _delete_=True,
-    type='MOSEnsemble',
-    num_classes={{_base_.num_classes}},
-    member=_base_.model,
-    num_members=2)
+from kdmos_plugin.models.segmentors.mos_ensemble import \
+    ensemble_model_config  # noqa: E402
+
+model = ensemble_model_config(_base_.model, _base_.num_classes)

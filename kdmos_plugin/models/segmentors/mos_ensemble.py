@@ -102,3 +102,24 @@ class MOSEnsemble(BaseMOSSegmentor):
             'MOSEnsemble is assembled from trained members, not trained: '
             'train each member with its own config, then merge their '
             'checkpoints with tools/merge_checkpoints.py')
+
+
+def ensemble_model_config(member: dict, num_classes: int,
+                          num_members: int = 2) -> dict:
+    """The ``model`` of a config whose teacher is the ensemble of
+    ``num_members`` trainings of its base config's ``member`` model.
+
+    For a config file that inherits a single teacher's config::
+
+        _base_ = ['./teacher_sparse4d_synthetic.py']
+        from kdmos_plugin.models.segmentors.mos_ensemble import \\
+            ensemble_model_config
+        model = ensemble_model_config(_base_.model, _base_.num_classes)
+
+    Returns:
+        dict: ``MOSEnsemble`` config that replaces (``_delete_``) the
+        inherited model.
+    """
+    return dict(_delete_=True, type='MOSEnsemble', num_classes=num_classes,
+                member=member, num_members=num_members)
+
